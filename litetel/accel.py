@@ -1,0 +1,55 @@
+"""The one switch between the pure-Python core and CPython accelerations.
+
+Decided once, at import, like msgpack-python's C-extension/fallback choice:
+
+- ``MICROPYTHON``: running on MicroPython.
+- ``ENABLED``: CPython C libraries (msgpack, cbor2, zstandard, hmac) may be used. False on MicroPython, and on
+  CPython when the environment variable ``LITETEL_PURE=1`` is set, so tests can run the pure twins.
+- ``new_lock()``: a real lock on CPython, where threads record concurrently; a no-op object on MicroPython,
+  where the bound hot path must not allocate and runs in a single context (or an interrupt handler).
+"""
+
+import sys
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+
+def _pure_forced():
+    try:
+        import os
+
+        return os.environ.get("LITETEL_PURE", "") == "1"
+    except (ImportError, AttributeError):  # MicroPython's os has no environ
+        return True
+
+
+ENABLED = (not MICROPYTHON) and not _pure_forced()
+
+
+class _NoLock:
+    """Stands in for a lock where recording never races (MicroPython)."""
+
+    def acquire(self, *args):
+        return True
+
+    def release(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_LOCK = _NoLock()
+
+if MICROPYTHON:
+
+    def new_lock():
+        return _NO_LOCK
+
+else:
+    import _thread
+
+    new_lock = _thread.allocate_lock
