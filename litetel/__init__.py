@@ -18,7 +18,6 @@ from litetel.errors import (  # noqa: F401
     LitetelError,
     UploadError,
 )
-from litetel.ring_buffer import RingBuffer  # noqa: F401
-from litetel.device import Device  # noqa: F401
+# Device and RingBuffer are exported here once their modules land.
 
 __version__ = "0.1.0"

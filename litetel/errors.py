@@ -1,23 +1,26 @@
 """Exceptions raised by litetel. Each names what went wrong; none is raised silently swallowed."""
 
 
-class LitetelError(Exception):
-    """Base class of every litetel error."""
+class LitetelError(ValueError):
+    """Base class of every litetel error.
+
+    A ValueError: MicroPython cannot combine two built-in exception bases, so the hierarchy is single.
+    """
 
 
-class InstrumentError(LitetelError, ValueError):
+class InstrumentError(LitetelError):
     """A measurement or instrument definition was refused (bad value, bad attribute, name clash)."""
 
 
-class FrameError(LitetelError, ValueError):
+class FrameError(LitetelError):
     """Bytes are not a valid litetel frame (bad magic, version, CRC, truncated, undecodable payload)."""
 
 
-class FrameTooLargeError(LitetelError, ValueError):
+class FrameTooLargeError(LitetelError):
     """A frame does not fit in the ring buffer even when it is empty."""
 
 
-class CodecError(LitetelError, ValueError):
+class CodecError(LitetelError):
     """A value cannot be encoded, or bytes cannot be decoded, by a litetel codec."""
 
 
