@@ -1,0 +1,216 @@
+"""The exporter interface shared by OTLP/HTTP and OTLP/gRPC, and the drain loop that retries.
+
+An exporter makes ONE attempt per call and says what happened in an :class:`ExportResult`; the
+:class:`DrainLoop` owns ordering, retries, backoff and dead letters, so every protocol behaves the same::
+
+    class MyExporter(Exporter):
+        async def export_metrics(self, request):
+            ...
+            return ExportResult.success()
+
+    result = await exporter.export_metrics(request)
+    if not result.ok and result.retryable:
+        await asyncio.sleep(result.retry_after_s or 1.0)
+"""
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from dataclasses import dataclass
+
+log = logging.getLogger("litetel_gateway.exporter")
+
+
+@dataclass
+class ExportResult:
+    """What one export attempt achieved.
+
+    ``ok``: the receiver accepted the request (possibly partially: ``rejected_points`` > 0).
+    ``retryable``: when not ok, sending the same request again later may succeed.
+    ``retry_after_s``: the receiver's requested wait (Retry-After / RetryInfo), else None.
+    """
+
+    ok: bool
+    retryable: bool = False
+    retry_after_s: "float | None" = None
+    message: str = ""
+    rejected_points: int = 0
+
+    @classmethod
+    def success(cls, rejected_points=0, message=""):
+        return cls(True, False, None, message, rejected_points)
+
+    @classmethod
+    def retry(cls, message, retry_after_s=None):
+        return cls(False, True, retry_after_s, message, 0)
+
+    @classmethod
+    def permanent(cls, message):
+        return cls(False, False, None, message, 0)
+
+
+class Exporter:
+    """Base class: one attempt per call, never raises for transport problems (returns a result)."""
+
+    async def export_metrics(self, request) -> ExportResult:
+        raise NotImplementedError
+
+    async def export_traces(self, request) -> ExportResult:
+        return ExportResult.permanent("traces are not supported by this exporter")
+
+    async def export_logs(self, request) -> ExportResult:
+        return ExportResult.permanent("logs are not supported by this exporter")
+
+    async def close(self):
+        pass
+
+
+def parse_retry_after(value, now=None):
+    """Seconds to wait from a Retry-After header value (delta seconds or HTTP date), or None.
+
+    >>> parse_retry_after("7")
+    7.0
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+def backoff_delay(attempt, base_s=0.5, cap_s=30.0, retry_after_s=None, rng=random.random):
+    """Exponential backoff with full jitter, capped, never shorter than the receiver's Retry-After.
+
+    ``attempt`` counts failures of the same batch from 1.
+    """
+    ceiling = min(cap_s, base_s * (2 ** min(attempt - 1, 30)))
+    delay = ceiling * (0.5 + 0.5 * rng())  # jitter, but at least half the ceiling so backoff still grows
+    if retry_after_s is not None:
+        delay = max(delay, retry_after_s)
+    return delay
+
+
+class DrainLoop:
+    """Exports the durable queue in order: oldest batch first, the same batch again until it is settled.
+
+    ``source`` provides (all async): ``read_batch(max_points) -> batch or None`` where a batch has
+    ``request``, ``row_ids`` and ``n_points``; ``ack(batch)``; ``dead_letter(batch, reason)``; and
+    ``wait_for_data(timeout_s)``. ``metrics`` is the gateway's :class:`~litetel_gateway.self_metrics.GatewayMetrics`.
+    Memory stays flat while the receiver is down: only one batch is held.
+    """
+
+    def __init__(self, source, exporter, metrics, batch_points=5000, base_backoff_s=0.5, max_backoff_s=30.0):
+        self.source = source
+        self.exporter = exporter
+        self.metrics = metrics
+        self.batch_points = batch_points
+        self.base_backoff_s = base_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self._stop = asyncio.Event()
+        self._task = None
+        self.failures = 0  # consecutive failures of the current batch
+
+    def start(self):
+        self._task = asyncio.get_running_loop().create_task(self.run())
+        return self._task
+
+    async def stop(self):
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def run(self):
+        while not self._stop.is_set():
+            try:
+                settled = await self.export_one()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug must not kill the loop: log, back off, go on
+                log.exception("drain loop error")
+                settled = False
+                self.failures += 1
+                await self._sleep(backoff_delay(self.failures, self.base_backoff_s, self.max_backoff_s))
+            if settled is None:
+                await self.source.wait_for_data(1.0)
+
+    async def export_one(self):
+        """Export the oldest batch once. None: queue empty; True: settled (acked or dead-lettered);
+        False: will be retried (after the backoff, which this call has already slept)."""
+        batch = await self.source.read_batch(self.batch_points)
+        if batch is None:
+            return None
+        started = time.perf_counter()
+        result = await self.exporter.export_metrics(batch.request)
+        self.metrics.export_latency.observe(time.perf_counter() - started)
+        if result.ok:
+            await self.source.ack(batch)
+            self.failures = 0
+            self.metrics.points_out.inc(batch.n_points - result.rejected_points)
+            self.metrics.export_requests.labels("ok").inc()
+            if result.rejected_points:
+                self.metrics.points_rejected_by_receiver.inc(result.rejected_points)
+                log.warning("receiver rejected %d points: %s", result.rejected_points, result.message)
+            return True
+        if not result.retryable:
+            await self.source.dead_letter(batch, result.message)
+            self.failures = 0
+            self.metrics.export_requests.labels("permanent_error").inc()
+            self.metrics.dead_letter_points.inc(batch.n_points)
+            log.error("export refused permanently, %d points moved to dead_letter: %s",
+                      batch.n_points, result.message)
+            return True
+        self.failures += 1
+        self.metrics.export_requests.labels("retry").inc()
+        delay = backoff_delay(self.failures, self.base_backoff_s, self.max_backoff_s, result.retry_after_s)
+        log.warning("export failed (attempt %d, retry in %.1fs): %s", self.failures, delay, result.message)
+        await self._sleep(delay)
+        return False
+
+    async def flush(self, deadline_s):
+        """Export until the queue is empty or ``deadline_s`` (monotonic) passes; used at shutdown.
+        Returns True when the queue was emptied."""
+        while time.monotonic() < deadline_s:
+            remaining = deadline_s - time.monotonic()
+            try:
+                settled = await asyncio.wait_for(self._flush_step(), remaining)
+            except asyncio.TimeoutError:
+                return False
+            if settled is None:
+                return True
+            if settled is False:
+                return False  # the receiver is failing: do not hold shutdown for it, the queue is on disk
+        return False
+
+    async def _flush_step(self):
+        batch = await self.source.read_batch(self.batch_points)
+        if batch is None:
+            return None
+        result = await self.exporter.export_metrics(batch.request)
+        if result.ok:
+            await self.source.ack(batch)
+            self.metrics.points_out.inc(batch.n_points - result.rejected_points)
+            return True
+        return False
+
+    async def _sleep(self, seconds):
+        try:
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
