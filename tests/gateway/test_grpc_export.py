@@ -1,0 +1,367 @@
+"""OTLP/gRPC exporter: against real rotel, and a tiny local grpc.aio server for the failure mapping."""
+
+import asyncio
+import os
+import pathlib
+import socket
+import subprocess
+import time
+
+import grpc
+import pytest
+from google.protobuf import duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+
+from litetel_gateway.exporter_grpc import OtlpGrpcExporter, parse_grpc_endpoint, result_from_rpc_error
+
+DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
+T0 = 1_700_000_000_000_000_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def metrics_request(device_id="sat-7", counter=4242, gauge=21.5, hist=(3, 1, 0, 2)):
+    """A hand-built request as the gateway's expand step would produce: one Sum, one Gauge, one Histogram."""
+    request = metrics_service_pb2.ExportMetricsServiceRequest()
+    rm = request.resource_metrics.add()
+    rm.resource.attributes.add(key="device.id", value=common_pb2.AnyValue(string_value=device_id))
+    rm.resource.attributes.add(key="service.name", value=common_pb2.AnyValue(string_value="litetel-test"))
+    sm = rm.scope_metrics.add()
+    sm.scope.name = "probe"
+    m = sm.metrics.add(name="frames.sent", unit="{frame}", description="frames sent")
+    m.sum.is_monotonic = True
+    m.sum.aggregation_temporality = DELTA
+    m.sum.data_points.add(as_int=counter, start_time_unix_nano=T0, time_unix_nano=T0 + 10**9)
+    m = sm.metrics.add(name="board.temperature", unit="Cel")
+    m.gauge.data_points.add(as_double=gauge, time_unix_nano=T0 + 10**9)
+    m = sm.metrics.add(name="loop.duration", unit="ms")
+    m.histogram.aggregation_temporality = DELTA
+    dp = m.histogram.data_points.add(start_time_unix_nano=T0, time_unix_nano=T0 + 10**9)
+    dp.explicit_bounds.extend([1.0, 5.0, 10.0])
+    dp.bucket_counts.extend(hist)
+    dp.count = sum(hist)
+    dp.sum = 77.25
+    return request
+
+
+# --- endpoint forms -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "endpoint, insecure, expected",
+    [
+        ("http://127.0.0.1:4317", None, ("127.0.0.1:4317", False)),
+        ("https://collector.example:443", None, ("collector.example:443", True)),
+        ("https://collector.example:443", True, ("collector.example:443", True)),  # the scheme wins
+        ("http://collector/v1/metrics", None, ("collector:4317", False)),  # path ignored, default port
+        ("collector:4317", None, ("collector:4317", True)),  # spec: bare host is TLS unless insecure
+        ("collector:4317", True, ("collector:4317", False)),
+        ("[::1]:5317", True, ("[::1]:5317", False)),
+    ],
+)
+def test_endpoint_forms(endpoint, insecure, expected):
+    assert parse_grpc_endpoint(endpoint, insecure) == expected
+
+
+@pytest.mark.parametrize("endpoint", ["ftp://host:1", "http://:4317", ""])
+def test_bad_endpoints_are_refused(endpoint):
+    with pytest.raises(ValueError):
+        parse_grpc_endpoint(endpoint)
+
+
+def test_bad_compression_is_refused():
+    with pytest.raises(ValueError):
+        OtlpGrpcExporter("http://127.0.0.1:1", compression="zstd")
+
+
+# --- status mapping, pure -------------------------------------------------------------------------------------
+
+
+def status_trailer(code, message, retry_delay_s=None):
+    status = status_pb2.Status(code=code, message=message)
+    if retry_delay_s is not None:
+        seconds = int(retry_delay_s)
+        delay = duration_pb2.Duration(seconds=seconds, nanos=int(round((retry_delay_s - seconds) * 1e9)))
+        status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+    return (("grpc-status-details-bin", status.SerializeToString()),)
+
+
+@pytest.mark.parametrize(
+    "code, retryable",
+    [
+        (grpc.StatusCode.CANCELLED, True),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, True),
+        (grpc.StatusCode.ABORTED, True),
+        (grpc.StatusCode.OUT_OF_RANGE, True),
+        (grpc.StatusCode.UNAVAILABLE, True),
+        (grpc.StatusCode.DATA_LOSS, True),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, False),  # retryable only with RetryInfo
+        (grpc.StatusCode.INVALID_ARGUMENT, False),
+        (grpc.StatusCode.UNAUTHENTICATED, False),
+        (grpc.StatusCode.PERMISSION_DENIED, False),
+        (grpc.StatusCode.NOT_FOUND, False),
+        (grpc.StatusCode.UNIMPLEMENTED, False),
+        (grpc.StatusCode.INTERNAL, False),
+        (grpc.StatusCode.UNKNOWN, False),
+    ],
+)
+def test_status_codes_map_per_otlp_spec(code, retryable):
+    result = result_from_rpc_error(code, "why", ())
+    assert (result.ok, result.retryable, result.retry_after_s) == (False, retryable, None)
+    assert code.name in result.message and "why" in result.message
+
+
+def test_retry_info_makes_resource_exhausted_retryable_with_its_delay():
+    trailer = status_trailer(code_pb2.RESOURCE_EXHAUSTED, "slow down", retry_delay_s=7.25)
+    result = result_from_rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", trailer)
+    assert result.retryable and result.retry_after_s == pytest.approx(7.25)
+
+
+def test_malformed_status_trailer_is_ignored():
+    trailer = (("grpc-status-details-bin", b"\xff\xff\xff"),)
+    result = result_from_rpc_error(grpc.StatusCode.UNAVAILABLE, "down", trailer)
+    assert result.retryable and result.retry_after_s is None
+
+
+# --- a tiny local grpc.aio server -----------------------------------------------------------------------------
+
+
+class ScriptedCollector(
+    metrics_service_pb2_grpc.MetricsServiceServicer,
+    trace_service_pb2_grpc.TraceServiceServicer,
+    logs_service_pb2_grpc.LogsServiceServicer,
+):
+    """Answers each call with the next scripted behaviour and records what it received."""
+
+    def __init__(self):
+        self.script = []
+        self.received = []  # (request, metadata dict)
+
+    async def _answer(self, request, context, response):
+        self.received.append((request, dict(context.invocation_metadata())))
+        action = self.script.pop(0) if self.script else ("ok",)
+        if action[0] == "abort":
+            _, code, message, retry_delay_s = action
+            await context.abort(
+                code, message, trailing_metadata=status_trailer(code.value[0], message, retry_delay_s)
+            )
+        if action[0] == "sleep":
+            await asyncio.sleep(action[1])
+        if action[0] == "partial":
+            response.partial_success.error_message = action[2]
+            setattr(response.partial_success, action[1], action[3])
+        return response
+
+    async def Export(self, request, context):  # noqa: N802 - one name serves the three services
+        if isinstance(request, metrics_service_pb2.ExportMetricsServiceRequest):
+            response = metrics_service_pb2.ExportMetricsServiceResponse()
+        elif isinstance(request, trace_service_pb2.ExportTraceServiceRequest):
+            response = trace_service_pb2.ExportTraceServiceResponse()
+        else:
+            response = logs_service_pb2.ExportLogsServiceResponse()
+        return await self._answer(request, context, response)
+
+
+def with_local_collector(scenario):
+    """Run `scenario(collector, port)` against a fresh in-process gRPC server."""
+
+    async def main():
+        collector = ScriptedCollector()
+        server = grpc.aio.server()
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(collector, server)
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, server)
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(collector, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            return await scenario(collector, port)
+        finally:
+            await server.stop(None)
+
+    return asyncio.run(main())
+
+
+def test_local_server_failure_mapping_and_partial_success():
+    async def scenario(collector, port):
+        collector.script = [
+            ("abort", grpc.StatusCode.UNAVAILABLE, "collector restarting", 2.5),
+            ("abort", grpc.StatusCode.INVALID_ARGUMENT, "bad metric name", None),
+            ("abort", grpc.StatusCode.RESOURCE_EXHAUSTED, "quota", None),
+            ("abort", grpc.StatusCode.RESOURCE_EXHAUSTED, "quota", 1.0),
+            ("partial", "rejected_data_points", "2 points had NaN bounds", 2),
+            ("ok",),
+        ]
+        exporter = OtlpGrpcExporter("http://127.0.0.1:%d" % port, headers={"X-Tenant": "fleet-a"})
+        results = [await exporter.export_metrics(metrics_request()) for _ in range(6)]
+        await exporter.close()
+        return collector, results
+
+    collector, results = with_local_collector(scenario)
+    unavailable, invalid, exhausted, exhausted_with_info, partial, ok = results
+    assert (unavailable.ok, unavailable.retryable, unavailable.retry_after_s) == (False, True, 2.5)
+    assert "UNAVAILABLE" in unavailable.message and "collector restarting" in unavailable.message
+    assert (invalid.ok, invalid.retryable) == (False, False)
+    assert "INVALID_ARGUMENT" in invalid.message and "bad metric name" in invalid.message
+    assert (exhausted.ok, exhausted.retryable, exhausted.retry_after_s) == (False, False, None)
+    assert (exhausted_with_info.retryable, exhausted_with_info.retry_after_s) == (True, 1.0)
+    assert (partial.ok, partial.rejected_points) == (True, 2)
+    assert "2 points had NaN bounds" in partial.message
+    assert (ok.ok, ok.rejected_points, ok.message) == (True, 0, "")
+    # Every attempt arrived intact, with the headers as lower-case metadata.
+    assert len(collector.received) == 6
+    for request, metadata in collector.received:
+        assert request == metrics_request()
+        assert metadata["x-tenant"] == "fleet-a"
+        assert metadata["user-agent"].startswith("litetel-gateway")
+
+
+def test_traces_and_logs_partial_success_count_their_own_fields():
+    async def scenario(collector, port):
+        collector.script = [
+            ("partial", "rejected_spans", "span too big", 4),
+            ("partial", "rejected_log_records", "log too big", 5),
+        ]
+        exporter = OtlpGrpcExporter("http://127.0.0.1:%d" % port, compression="none")
+        traces = await exporter.export_traces(trace_service_pb2.ExportTraceServiceRequest())
+        logs = await exporter.export_logs(logs_service_pb2.ExportLogsServiceRequest())
+        await exporter.close()
+        return traces, logs
+
+    traces, logs = with_local_collector(scenario)
+    assert (traces.ok, traces.rejected_points) == (True, 4) and "span too big" in traces.message
+    assert (logs.ok, logs.rejected_points) == (True, 5) and "log too big" in logs.message
+
+
+def test_deadline_exceeded_is_retryable():
+    async def scenario(collector, port):
+        collector.script = [("sleep", 2.0)]
+        exporter = OtlpGrpcExporter("http://127.0.0.1:%d" % port, timeout_s=0.2)
+        result = await exporter.export_metrics(metrics_request())
+        await exporter.close()
+        return result
+
+    result = with_local_collector(scenario)
+    assert (result.ok, result.retryable) == (False, True)
+    assert "DEADLINE_EXCEEDED" in result.message
+
+
+def test_nothing_listening_is_retryable_and_exporter_recovers_when_it_appears():
+    port = free_port()
+
+    async def main():
+        exporter = OtlpGrpcExporter("127.0.0.1:%d" % port, insecure=True, timeout_s=2)
+        down = await exporter.export_metrics(metrics_request())
+        await exporter.close()  # the drain loop may close and reuse the exporter
+        server = grpc.aio.server()
+        collector = ScriptedCollector()
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(collector, server)
+        server.add_insecure_port("127.0.0.1:%d" % port)
+        await server.start()
+        try:
+            up = await exporter.export_metrics(metrics_request())
+        finally:
+            await exporter.close()
+            await server.stop(None)
+        return down, up, collector
+
+    down, up, collector = asyncio.run(main())
+    assert (down.ok, down.retryable) == (False, True) and "UNAVAILABLE" in down.message
+    assert up.ok and len(collector.received) == 1
+
+
+# --- real rotel -----------------------------------------------------------------------------------------------
+
+
+def rotel_binary() -> pathlib.Path:
+    rotel = pytest.importorskip("rotel", reason="LOUD: the rotel package (dev extra) is not installed")
+    binary = pathlib.Path(rotel.__file__).parent / "rotel-agent"
+    if not binary.exists():
+        pytest.skip("LOUD: rotel is installed but its rotel-agent binary is missing")
+    return binary
+
+
+@pytest.fixture
+def rotel_agent(tmp_path):
+    """A real rotel-agent logging the metrics it receives; yields (grpc_port, read_log)."""
+    http_port, grpc_port = free_port(), free_port()
+    log_path = tmp_path / "rotel.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                str(rotel_binary()), "start",
+                "--otlp-http-endpoint", "127.0.0.1:%d" % http_port,
+                "--otlp-grpc-endpoint", "127.0.0.1:%d" % grpc_port,
+                "--exporter", "blackhole",
+                "--debug-log", "metrics", "--debug-log-verbosity", "detailed",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, NO_COLOR="1"),
+        )
+    try:
+        wait_for_port(grpc_port, process)
+        yield grpc_port, lambda: log_path.read_text(errors="replace")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def wait_for_port(port, process, timeout_s=15.0):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("process exited with %s before listening" % process.returncode)
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError("nothing listening on port %d" % port)
+
+
+def wait_for_text(read, needles, timeout_s=10.0):
+    """Poll `read()` until every needle is in it (rotel batches for 200 ms); return the text."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        text = read()
+        if all(needle in text for needle in needles) or time.monotonic() > deadline:
+            return text
+        time.sleep(0.1)
+
+
+def test_rotel_logs_the_values_exported_over_grpc(rotel_agent):
+    grpc_port, read_log = rotel_agent
+
+    async def main():
+        exporter = OtlpGrpcExporter("http://127.0.0.1:%d" % grpc_port)
+        result = await exporter.export_metrics(metrics_request("sat-42", counter=918273, gauge=-3.75))
+        await exporter.close()
+        return result
+
+    result = asyncio.run(main())
+    assert result.ok, result.message
+    expected = [
+        "device.id: Str(sat-42)",
+        "Name: frames.sent",
+        "Value: 918273",
+        "Name: board.temperature",
+        "Value: -3.75",
+        "Name: loop.duration",
+        "Count: 6",
+        "Sum: 77.25",
+        "ExplicitBounds #2: 10",
+        "Buckets #0, Count: 3",
+        "Buckets #3, Count: 2",
+        "StartTimestamp: %d" % T0,
+    ]
+    text = wait_for_text(read_log, expected)
+    missing = [needle for needle in expected if needle not in text]
+    assert not missing, "rotel did not log %s; log was:\n%s" % (missing, text[-3000:])
