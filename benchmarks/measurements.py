@@ -1,0 +1,58 @@
+"""Figures that are not timings (bytes, heap, RSS, MicroPython µs), with their spread, in a side JSON.
+
+pytest-benchmark keeps the timings; everything else a benchmark module measures goes through the
+`measurements` fixture (benchmarks/conftest.py) and lands in the file given by ``--measurements-json``:
+
+    def test_wire(measurements):
+        measurements.record("wire.otel.delta.zstd3", [36.1], unit="B/point", lib="otel")
+"""
+
+import json
+import statistics
+
+
+def summarize(samples):
+    """median, quartiles, IQR, stddev, min, max and n of a list of numbers."""
+    data = sorted(float(s) for s in samples)
+    n = len(data)
+    if n >= 2:
+        q1, _, q3 = statistics.quantiles(data, n=4, method="inclusive")
+        stddev = statistics.stdev(data)
+    else:
+        q1 = q3 = data[0]
+        stddev = 0.0
+    return {
+        "median": statistics.median(data),
+        "q1": q1,
+        "q3": q3,
+        "iqr": q3 - q1,
+        "stddev": stddev,
+        "min": data[0],
+        "max": data[-1],
+        "n": n,
+    }
+
+
+class Measurements:
+    """Collects named figures during a pytest session; `write(path)` dumps them as JSON."""
+
+    def __init__(self):
+        self.figures = {}
+
+    def record(self, key, samples, unit, **meta):
+        """Record `samples` (a number or a list of numbers) under `key`; `meta` is free-form context."""
+        if not isinstance(samples, (list, tuple)):
+            samples = [samples]
+        entry = summarize(samples)
+        entry.update(unit=unit, samples=list(samples), **meta)
+        self.figures[key] = entry
+        return entry
+
+    def write(self, path):
+        with open(path, "w") as f:
+            json.dump({"figures": self.figures}, f, indent=1, sort_keys=True)
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)["figures"]

@@ -1,0 +1,164 @@
+"""The OpenTelemetry Python SDK as a peer: instruments, the reference workload and its OTLP payloads.
+
+The SDK has no bound handles, so every "bound" operation is ``instrument.add(1, attrs)`` with a prebuilt dict
+(the fastest way its API allows). Payloads come from the SDK's own encoder, ``encode_metrics``, exactly what
+its OTLP/HTTP exporter serializes.
+
+    reader, meter = new_meter("delta")
+    payloads = reference_payloads("delta")     # one serialized ExportMetricsServiceRequest per interval
+"""
+
+from benchmarks import reference_workload as wl
+
+OP_VALUE = 0.042  # a latency in the middle of the boundaries, so bucket search is not a best case
+
+
+def new_meter(temporality="delta", cardinality_limit=2000):
+    """A MeterProvider wired to an in-memory reader; returns (reader, meter)."""
+    from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, UpDownCounter
+    from opentelemetry.sdk.metrics import _Gauge as Gauge  # the synchronous gauge (exported under this name)
+    from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+    from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
+    from opentelemetry.sdk.resources import Resource
+
+    kind = AggregationTemporality.DELTA if temporality == "delta" else AggregationTemporality.CUMULATIVE
+    classes = (Counter, UpDownCounter, Histogram, Gauge)
+    reader = InMemoryMetricReader(
+        preferred_temporality={cls: kind for cls in classes},
+        cardinality_limits={cls: cardinality_limit for cls in classes},
+    )
+    provider = MeterProvider(
+        metric_readers=[reader],
+        resource=Resource.create(wl.RESOURCE),
+        views=[View(instrument_type=Histogram, aggregation=ExplicitBucketHistogramAggregation(wl.BOUNDARIES))],
+    )
+    return reader, provider.get_meter(wl.SCOPE_NAME)
+
+
+def encode(metrics_data):
+    """MetricsData -> OTLP protobuf bytes, the SDK exporter's own path."""
+    from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+
+    return encode_metrics(metrics_data).SerializeToString()
+
+
+def reference_instruments(meter):
+    counter = meter.create_counter(wl.COUNTER_NAME, unit="{request}", description="HTTP requests")
+    histogram = meter.create_histogram(wl.HISTOGRAM_NAME, unit="s", description="HTTP request duration")
+    return counter, histogram
+
+
+def record_interval(counter, histogram, interval):
+    for attrs, latencies in zip(wl.SERIES, interval):
+        counter.add(len(latencies), attrs)
+        record = histogram.record
+        for v in latencies:
+            record(v, attrs)
+
+
+def reference_payloads(temporality):
+    """The 10 intervals of the reference workload as OTLP request bytes (one export per interval)."""
+    reader, meter = new_meter(temporality)
+    counter, histogram = reference_instruments(meter)
+    payloads = []
+    for interval in wl.intervals():
+        record_interval(counter, histogram, interval)
+        payloads.append(encode(reader.get_metrics_data()))
+    return payloads
+
+
+def export_setup():
+    """(record_one_interval, export) for the export-CPU benchmark: export = collect + encode + serialize."""
+    reader, meter = new_meter("delta")
+    counter, histogram = reference_instruments(meter)
+    light = wl.light_interval()
+
+    def record():
+        record_interval(counter, histogram, light)
+
+    def export():
+        return encode(reader.get_metrics_data())
+
+    return record, export
+
+
+def hot_path_loops(n):
+    """(owner, {operation name: a function doing that operation n times}); names shared by all three sides.
+
+    Keep `owner` alive while the functions run.
+    """
+    reader, meter = new_meter("delta")
+    attrs = dict(wl.SERIES[0])
+    counter = meter.create_counter("bench.counter")
+    plain = meter.create_counter("bench.counter.plain")
+    updown = meter.create_up_down_counter("bench.updown")
+    gauge = meter.create_gauge("bench.gauge")
+    histogram = meter.create_histogram("bench.histogram")
+    loop = range(n)
+    v = OP_VALUE
+
+    def counter_add_bound():
+        for _ in loop:
+            counter.add(1, attrs)
+
+    def counter_add_no_attrs():
+        for _ in loop:
+            plain.add(1)
+
+    def updown_add_bound():
+        for _ in loop:
+            updown.add(1, attrs)
+
+    def gauge_set_bound():
+        for _ in loop:
+            gauge.set(41.5, attrs)
+
+    def histogram_record_bound():
+        for _ in loop:
+            histogram.record(v, attrs)
+
+    ops = {
+        "counter_add_bound": counter_add_bound,
+        "counter_add_attrs": counter_add_bound,  # same call: the SDK has no bound handles
+        "counter_add_no_attrs": counter_add_no_attrs,
+        "updown_add_bound": updown_add_bound,
+        "gauge_set_bound": gauge_set_bound,
+        "histogram_record_bound": histogram_record_bound,
+        "histogram_record_attrs": histogram_record_bound,
+    }
+    return reader, ops
+
+
+def contended_add(n):
+    """(owner, adds): adds() does n adds on one series that every thread shares."""
+    reader, meter = new_meter("delta")
+    counter = meter.create_counter("bench.contended")
+    attrs = dict(wl.SERIES[0])
+
+    def adds():
+        for _ in range(n):
+            counter.add(1, attrs)
+
+    return reader, adds
+
+
+def series_inputs(attr_sets):
+    """What the caller holds before creating series: the attribute dicts themselves."""
+    return attr_sets
+
+
+def new_series(kind, attr_sets):
+    """One series of `kind` ("counter" or "histogram") per attribute dict, one measurement each.
+
+    Returns what must stay alive for the series to exist.
+    """
+    reader, meter = new_meter("delta", cardinality_limit=len(attr_sets) + 10)
+    if kind == "counter":
+        inst = meter.create_counter("bench.mem.counter")
+        for attrs in attr_sets:
+            inst.add(1, attrs)
+    else:
+        inst = meter.create_histogram("bench.mem.histogram")
+        for attrs in attr_sets:
+            inst.record(OP_VALUE, attrs)
+    return reader, inst
