@@ -1,0 +1,93 @@
+"""Memory: tracemalloc bytes per series, and import time + RSS of each library over the bare interpreter.
+
+Per series = (traced bytes after creating the instrument and N series, one measurement each) / N, with the
+attribute dicts (or label tuples) built by the caller beforehand, and the handles litetel / prometheus_client
+return kept alive, as an application does. litetel's max_series is raised to fit N.
+Import figures come from fresh subprocesses (`python -c`), repeated for a spread.
+"""
+
+import gc
+import json
+import os
+import subprocess
+import sys
+import tracemalloc
+
+import pytest
+
+from benchmarks import reference_workload as wl
+from benchmarks.libraries import LIBS, load_side
+
+SIZES = (100, 1000, 10000)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# What an application imports to record and export with each library.
+IMPORTS = {
+    "litetel": "import litetel",
+    "otel": "import opentelemetry.sdk.metrics, opentelemetry.exporter.otlp.proto.http.metric_exporter",
+    "prometheus": "import prometheus_client",
+}
+_IMPORT_PROBE = """
+import sys, time
+def rss():
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) * 1024
+r0 = rss()
+t0 = time.perf_counter()
+%s
+t1 = time.perf_counter()
+r1 = rss()
+import json
+print(json.dumps({"seconds": t1 - t0, "rss": r1 - r0, "modules": sorted(sys.modules)}))
+"""
+
+
+def traced_bytes_per_series(side, kind, n):
+    inputs = side.series_inputs(wl.many_series(n))
+    side.new_series(kind, inputs[:1])  # lazy imports and one-off caches happen outside the measurement
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        owner = side.new_series(kind, inputs)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert owner is not None
+    return (after - before) / n
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("kind", ("counter", "histogram"))
+@pytest.mark.parametrize("lib", LIBS)
+def test_memory_per_series(lib, kind, n, measurements):
+    per_series = traced_bytes_per_series(load_side(lib), kind, n)
+    assert per_series > 0
+    measurements.record("memory.%s.%s.%d" % (lib, kind, n), per_series, unit="B/series", lib=lib)
+
+
+def import_probe(statement):
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE % statement],
+        cwd=ROOT, capture_output=True, text=True, check=True, env=dict(os.environ, LITETEL_PURE=""),
+    )
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_import_cost(lib, measurements, quick):
+    load_side(lib)
+    probes = [import_probe(IMPORTS[lib]) for _ in range(1 if quick else 11)]
+    bare = set(import_probe("pass")["modules"])  # site hooks (.pth files) are the interpreter's, not the lib's
+    new = {m.split(".")[0] for m in set(probes[0]["modules"]) - bare}
+    non_stdlib = sorted(new - set(sys.stdlib_module_names))
+    measurements.record(
+        "import.%s.ms" % lib, [p["seconds"] * 1e3 for p in probes], unit="ms", lib=lib, statement=IMPORTS[lib]
+    )
+    measurements.record(
+        "import.%s.rss" % lib, [p["rss"] / 1024 for p in probes], unit="KiB", lib=lib,
+        top_level_packages=non_stdlib,
+    )

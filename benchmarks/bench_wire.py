@@ -1,0 +1,64 @@
+"""Wire: bytes per data point on the reference workload (benchmarks/reference_workload.py).
+
+A data point is one counter or one histogram point of one series in one interval: 100 per interval, 1,000
+over the 10 intervals. Every payload is compressed on its own (one upload / export / scrape per interval).
+litetel's figure is whole frames (48-byte header included) with the series dictionary in the first frame,
+so it is amortized over the 10 intervals. Deterministic: one sample each.
+"""
+
+import pytest
+
+from benchmarks import reference_workload as wl
+from benchmarks.compressors import COMPRESSORS
+from benchmarks.libraries import load_side
+
+TOTAL_POINTS = wl.POINTS_PER_INTERVAL * wl.N_INTERVALS
+
+
+def count_otlp_points(payload):
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    request = ExportMetricsServiceRequest.FromString(payload)
+    n = 0
+    for rm in request.resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                n += len(m.sum.data_points) + len(m.histogram.data_points)
+    return n
+
+
+@pytest.mark.parametrize("temporality", ("delta", "cumulative"))
+def test_wire_otel(temporality, measurements):
+    payloads = load_side("otel").reference_payloads(temporality)
+    assert [count_otlp_points(p) for p in payloads] == [wl.POINTS_PER_INTERVAL] * wl.N_INTERVALS
+    for name, compress in COMPRESSORS.items():
+        total = sum(len(compress(p)) for p in payloads)
+        measurements.record(
+            "wire.otel.%s.%s" % (temporality, name), total / TOTAL_POINTS, unit="B/point", lib="otel",
+            total_bytes=total,
+        )
+
+
+def test_wire_prometheus(measurements):
+    scrapes = load_side("prometheus").reference_scrapes()
+    series_lines = [line for line in scrapes[0].split(b"\n") if line.startswith(b"http_server_request_count_total")]
+    assert len(series_lines) == wl.N_SERIES
+    for name in ("raw", "gzip"):
+        total = sum(len(COMPRESSORS[name](s)) for s in scrapes)
+        measurements.record(
+            "wire.prometheus.%s" % name, total / TOTAL_POINTS, unit="B/point", lib="prometheus",
+            per_scrape=total / len(scrapes),
+        )
+
+
+@pytest.mark.parametrize("compression", ("none", "zstd", "deflate"))
+@pytest.mark.parametrize("codec", ("msgpack", "cbor"))
+def test_wire_litetel(codec, compression, measurements):
+    side = load_side("litetel")
+    frames = side.reference_frames(codec, compression)
+    assert [side.count_frame_points(f) for f in frames] == [wl.POINTS_PER_INTERVAL] * wl.N_INTERVALS
+    total = sum(len(f) for f in frames)
+    measurements.record(
+        "wire.litetel.%s.%s" % (codec, compression), total / TOTAL_POINTS, unit="B/point", lib="litetel",
+        total_bytes=total, first_frame_bytes=len(frames[0]),
+    )
