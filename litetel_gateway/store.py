@@ -1,0 +1,250 @@
+"""The gateway's durable state in one SQLite database (WAL): nonces, dedup high-water marks, dictionaries,
+clock offsets, the export queue, cumulative totals, the /metrics view and dead letters.
+
+All writes happen on one writer thread (``Store.write``), one transaction per upload request, committed
+before the reply; the drain loop reads the queue on its own connection and thread (WAL readers do not block
+the writer)::
+
+    store = Store("gateway-data/gateway.sqlite3")
+    results = await store.write(ingest_function, request)     # runs in the writer thread
+    rows = await store.read(store.read_queue, 5000)            # runs in the reader thread
+"""
+
+import asyncio
+import collections
+import os
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import msgpack
+
+from litetel_gateway.decoder import Dictionary
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS nonces (device TEXT, epoch INTEGER, counter INTEGER, PRIMARY KEY (device, epoch));
+CREATE TABLE IF NOT EXISTS seen (device TEXT, epoch INTEGER, seq INTEGER, PRIMARY KEY (device, epoch));
+CREATE TABLE IF NOT EXISTS dictionaries (device TEXT, epoch INTEGER, blob BLOB, PRIMARY KEY (device, epoch));
+CREATE TABLE IF NOT EXISTS clocks (device TEXT, epoch INTEGER, ticks_offset INTEGER, wall_offset INTEGER,
+    corrected INTEGER, PRIMARY KEY (device, epoch));
+CREATE TABLE IF NOT EXISTS queue (id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT, epoch INTEGER,
+    seq INTEGER, start_us INTEGER, end_us INTEGER, corrected INTEGER, n_points INTEGER, points BLOB);
+CREATE TABLE IF NOT EXISTS dead_letter (id INTEGER PRIMARY KEY, device TEXT, epoch INTEGER, seq INTEGER,
+    start_us INTEGER, end_us INTEGER, corrected INTEGER, n_points INTEGER, points BLOB, reason TEXT,
+    time_us INTEGER);
+CREATE TABLE IF NOT EXISTS cumulative (device TEXT, epoch INTEGER, series INTEGER, start_us INTEGER,
+    state BLOB, PRIMARY KEY (device, epoch, series));
+CREATE TABLE IF NOT EXISTS prom_series (name TEXT, labels BLOB, type TEXT, help TEXT, state BLOB,
+    PRIMARY KEY (name, labels));
+"""
+
+QueueRow = collections.namedtuple("QueueRow", "id device epoch seq start_us end_us corrected n_points points")
+
+
+def _connect(path, synchronous):
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=%s" % ("FULL" if synchronous == "FULL" else "NORMAL"))
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+class Store:
+    """SQLite state behind a single writer thread and a single reader thread."""
+
+    def __init__(self, path, synchronous="FULL", dictionary_cache=4096):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path = path
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="litetel-store-writer")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="litetel-store-reader")
+        self.db = _connect(path, synchronous)  # writer thread only (and here, before it starts)
+        self.db.executescript(SCHEMA)
+        self.reader_db = _connect(path, synchronous)
+        self._dictionaries = collections.OrderedDict()  # (device, epoch) -> Dictionary, owned by the writer
+        self._dictionary_cache = dictionary_cache
+        self._lock = threading.Lock()
+        self._touched = {}
+        self._cumulative = {}
+        self.closed = False
+
+    # -- threads -----------------------------------------------------------------------------------
+    async def write(self, fn, *args):
+        """Run ``fn(*args)`` on the writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn, *args)
+
+    async def read(self, fn, *args):
+        """Run ``fn(*args)`` on the reader thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._reader, fn, *args)
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+        self.reader_db.close()
+        self.db.close()
+
+    # -- transactions (writer thread) --------------------------------------------------------------
+    def begin(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        self._touched = {}
+
+    def commit(self):
+        self.db.execute("COMMIT")
+        for key, dictionary in self._touched.items():
+            self._cache_dictionary(key, dictionary)
+        self._touched = {}
+        while len(self._cumulative) > self._dictionary_cache:  # oldest first (insertion order)
+            self._cumulative.pop(next(iter(self._cumulative)))
+
+    def rollback(self):
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+        # Cached objects may hold changes that were not committed: forget them, reload on next use.
+        for key in self._touched:
+            self._dictionaries.pop(key, None)
+            self._cumulative.pop(key, None)
+        self._touched = {}
+
+    # -- nonces, dedup marks, clocks (writer thread) -----------------------------------------------
+    def _get_int(self, sql, args):
+        row = self.db.execute(sql, args).fetchone()
+        return None if row is None else row[0]
+
+    def nonce(self, device, epoch):
+        return self._get_int("SELECT counter FROM nonces WHERE device=? AND epoch=?", (device, epoch))
+
+    def set_nonce(self, device, epoch, counter):
+        self.db.execute("INSERT OR REPLACE INTO nonces VALUES (?,?,?)", (device, epoch, counter))
+
+    def last_seq(self, device, epoch):
+        """The high-water mark of (device, epoch): frames with seq ≤ it are duplicates."""
+        return self._get_int("SELECT seq FROM seen WHERE device=? AND epoch=?", (device, epoch))
+
+    def set_last_seq(self, device, epoch, seq):
+        self.db.execute("INSERT OR REPLACE INTO seen VALUES (?,?,?)", (device, epoch, seq))
+
+    def clock(self, device, epoch):
+        """``[ticks_offset, wall_offset, corrected]`` (offsets None when unknown) of (device, epoch)."""
+        row = self.db.execute("SELECT ticks_offset, wall_offset, corrected FROM clocks WHERE device=? AND epoch=?",
+                              (device, epoch)).fetchone()
+        return [None, None, 0] if row is None else list(row)
+
+    def set_clock(self, device, epoch, clock):
+        self.db.execute("INSERT OR REPLACE INTO clocks VALUES (?,?,?,?,?)", (device, epoch, *clock))
+
+    # -- dictionaries ------------------------------------------------------------------------------
+    def dictionary(self, device, epoch):
+        """The (device, epoch) dictionary for the writer (cached, an empty one when new)."""
+        key = (device, epoch)
+        d = self._touched.get(key) or self._dictionaries.get(key)
+        if d is None:
+            d = self._load_dictionary(self.db, device, epoch) or Dictionary()
+        return d
+
+    def save_dictionary(self, device, epoch, d):
+        self.db.execute("INSERT OR REPLACE INTO dictionaries VALUES (?,?,?)", (device, epoch, d.to_blob()))
+        self._touched[(device, epoch)] = d
+
+    def touch(self, device, epoch, d):
+        """Mark a dictionary object as used in this transaction (dropped from the cache on rollback)."""
+        self._touched.setdefault((device, epoch), d)
+
+    def reader_dictionary(self, device, epoch):
+        """The dictionary for the reader thread: the writer's cached object, else a private load."""
+        with self._lock:
+            d = self._dictionaries.get((device, epoch))
+        return d if d is not None else (self._load_dictionary(self.reader_db, device, epoch) or Dictionary())
+
+    @staticmethod
+    def _load_dictionary(db, device, epoch):
+        row = db.execute("SELECT blob FROM dictionaries WHERE device=? AND epoch=?", (device, epoch)).fetchone()
+        return None if row is None else Dictionary.from_blob(row[0])
+
+    def _cache_dictionary(self, key, d):
+        with self._lock:
+            self._dictionaries[key] = d
+            self._dictionaries.move_to_end(key)
+            while len(self._dictionaries) > self._dictionary_cache:
+                self._dictionaries.popitem(last=False)
+
+    # -- cumulative totals (writer thread) ---------------------------------------------------------
+    def cumulative(self, device, epoch):
+        """``{series: [start_us, state]}`` of (device, epoch), mutable within the transaction."""
+        key = (device, epoch)
+        states = self._cumulative.get(key)
+        if states is None:
+            states = {s: [start, msgpack.unpackb(blob)] for s, start, blob in self.db.execute(
+                "SELECT series, start_us, state FROM cumulative WHERE device=? AND epoch=?", (device, epoch))}
+            self._cumulative[key] = states
+        self._touched.setdefault(key, self.dictionary(device, epoch))
+        return states
+
+    def save_cumulative(self, device, epoch, changed):
+        self.db.executemany("INSERT OR REPLACE INTO cumulative VALUES (?,?,?,?,?)",
+                            [(device, epoch, s, start, msgpack.packb(state)) for s, (start, state) in changed])
+
+    # -- the /metrics view -------------------------------------------------------------------------
+    def save_prom_series(self, rows):
+        """Persist ``[(name, labels_blob, type, help, state), ...]``."""
+        self.db.executemany("INSERT OR REPLACE INTO prom_series VALUES (?,?,?,?,?)",
+                            [(n, l, t, h, msgpack.packb(s)) for n, l, t, h, s in rows])
+
+    def load_prom_series(self):
+        return [(n, l, t, h, msgpack.unpackb(s, use_list=True))
+                for n, l, t, h, s in self.db.execute("SELECT name, labels, type, help, state FROM prom_series")]
+
+    # -- the queue ---------------------------------------------------------------------------------
+    def enqueue(self, device, epoch, seq, start_us, end_us, corrected, n_points, points_blob):
+        self.db.execute("INSERT INTO queue (device, epoch, seq, start_us, end_us, corrected, n_points, points) "
+                        "VALUES (?,?,?,?,?,?,?,?)",
+                        (device, epoch, seq, start_us, end_us, corrected, n_points, points_blob))
+
+    def queue_stats(self):
+        """``(frames, points)`` waiting in the queue."""
+        frames, points = self.db.execute("SELECT COUNT(*), COALESCE(SUM(n_points), 0) FROM queue").fetchone()
+        return frames, points
+
+    def read_queue(self, max_points):
+        """The oldest queued rows (reader thread) holding about ``max_points`` points, at least one row."""
+        rows, total, after = [], 0, 0
+        while total < max_points:
+            chunk = self.reader_db.execute(
+                "SELECT id, device, epoch, seq, start_us, end_us, corrected, n_points, points FROM queue "
+                "WHERE id > ? ORDER BY id LIMIT 64", (after,)).fetchall()
+            for row in chunk:
+                if rows and total + row[7] > max_points:
+                    return rows
+                rows.append(QueueRow(*row))
+                total += row[7]
+            if len(chunk) < 64:
+                break
+            after = chunk[-1][0]
+        return rows
+
+    def ack(self, ids):
+        """Delete exported rows (writer thread)."""
+        self.begin()
+        try:
+            self.db.executemany("DELETE FROM queue WHERE id=?", [(i,) for i in ids])
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
+    def dead_letter(self, ids, reason, now_us):
+        """Move rows the receiver refused permanently to ``dead_letter`` (writer thread)."""
+        self.begin()
+        try:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO dead_letter SELECT id, device, epoch, seq, start_us, end_us, corrected, "
+                "n_points, points, ?, ? FROM queue WHERE id=?", [(reason[:1000], now_us, i) for i in ids])
+            self.db.executemany("DELETE FROM queue WHERE id=?", [(i,) for i in ids])
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
+    def dead_letter_count(self):
+        return self.db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
