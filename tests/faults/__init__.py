@@ -1,0 +1,1 @@
+"""Fault injection for the reliability tests and the demo: the TCP ``FaultProxy``."""

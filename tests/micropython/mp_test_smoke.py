@@ -1,0 +1,29 @@
+# heapsize: 64K
+# The device core's foundations import and behave on the real MicroPython interpreter.
+import sys
+
+from mpcheck import check, check_eq, done, raises
+
+import litetel.accel as accel
+import litetel.errors as errors
+
+check_eq(sys.implementation.name, "micropython", "runs on MicroPython")
+check(accel.MICROPYTHON, "accel detects MicroPython")
+check(not accel.ENABLED, "no CPython accelerations on MicroPython")
+
+lock = accel.new_lock()
+with lock:
+    check(lock.acquire(), "the MicroPython lock stand-in always acquires")
+lock.release()
+
+check(issubclass(errors.FrameError, errors.LitetelError), "FrameError is a LitetelError")
+check(issubclass(errors.LitetelError, ValueError), "LitetelError is a ValueError")
+
+
+def bad_frame():
+    raise errors.FrameError("bad magic")
+
+
+exc = raises(errors.LitetelError, bad_frame)
+check_eq(str(exc), "bad magic", "the message survives")
+done()
