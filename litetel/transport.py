@@ -218,11 +218,13 @@ def socket_transport(url, headers, body, timeout_s, ssl_context=None, max_reply_
         _send_all(stream, request_head("POST", host, port, path, headers, len(body)))
         _send_all(stream, body)
         recv = getattr(stream, "recv", None) or stream.read
+        # CPython's wrap_socket detaches sock (its TLS socket takes the timeout); MicroPython's keeps using sock.
+        timed = stream if hasattr(stream, "settimeout") else sock
         chunks = []
         size = 0
         while True:
             # Re-arm the timeout with what is left, so a trickling reply cannot stretch the call.
-            sock.settimeout(_ms_left(start, timeout_s) / 1000)
+            timed.settimeout(_ms_left(start, timeout_s) / 1000)
             chunk = recv(2048)
             if not chunk:
                 break

@@ -98,8 +98,7 @@ class Uploader:
         if rng is None:
             import random as rng
         self._rng = rng
-        # Lowered by 413 replies and kept: the gateway's request limit does not change between requests.
-        self._byte_cap = max_request_bytes
+        # Halved by 413 replies and kept: the gateway's request limit does not change between requests.
         self._frame_cap = max_frames
         self._nonce_epoch = None
         self._nonce_counter = 0
@@ -157,7 +156,7 @@ class Uploader:
                     break
                 per_request = min(per_request, left)
             refresh = self.device.dictionary_refresh_frame() if self._need_refresh else None
-            room = self._byte_cap - (len(refresh) if refresh else 0)
+            room = self.max_request_bytes - (len(refresh) if refresh else 0)
             batch = self.device.buffer.read(max(room, 1), self._frame_cap)
             if not batch:
                 break
@@ -226,7 +225,6 @@ class Uploader:
         if status == 413:
             if len(batch) > 1:
                 self._frame_cap = max(1, len(batch) // 2)
-                self._byte_cap = max(1, len(body) // 2)
                 return 0, True
             self._drop(batch[0][0], "too_large")
             return 0, True
