@@ -1,0 +1,325 @@
+"""RingBuffer: frames kept until the platform acknowledges them, in RAM or in a file that survives power loss.
+
+    buf = RingBuffer(capacity=8192)                          # RAM: one preallocated bytearray
+    buf = RingBuffer(capacity=65536, path="/flash/tel.rb")   # a preallocated file of exactly `capacity` bytes
+    seq = buf.append(frame)          # the frame's header carries buf.next_seq
+    for seq, frame in buf.read():    # oldest unacknowledged first; nothing is removed
+        send(frame)
+    buf.ack(seq)                     # frees every frame with seq <= seq
+
+The file layout, the recovery on open and the write pattern are specified in docs/wire-format.md §5.
+Runs on MicroPython. The source is kept lean on purpose: compiling it from source on a 64 KB heap is the
+budget (every statement costs parse-tree RAM at import).
+"""
+
+import binascii
+import os
+import struct
+from array import array
+
+from litetel import accel
+from litetel.errors import FrameError, FrameTooLargeError
+
+HEADER = 48  # frame header size, wire-format §1
+_MAGIC = b"LT\x01"  # frame magic + version 1: what the recovery scan searches for
+FILE_MAGIC = b"LTRB"
+_HEADER_FMT = ">4sB3xII"  # file header: magic, version 1, capacity, data offset; then its crc32 (20 bytes)
+_SLOTS = (32, 48)  # two copies of the state slot: acked u32, floor u32, crc32
+DATA_OFFSET = 64
+_CHUNK = 512  # bytes read at a time while scanning: bounded RAM on small devices
+
+
+def _crc_ok(data, n):
+    """True when the n-byte record at the start of `data` ends with the crc32 of the bytes before it."""
+    return len(data) >= n and struct.unpack_from(">I", data, n - 4)[0] == binascii.crc32(data[: n - 4])
+
+
+def _with_crc(data):
+    return data + struct.pack(">I", binascii.crc32(data))
+
+
+def _zeros(n):
+    # 'I' is 4 bytes on every port, and updating an 'I' array does not allocate on MicroPython
+    return array("I", [0] * n)
+
+
+class RingBuffer:
+    """Frames waiting for acknowledgement, oldest first, in a fixed amount of RAM or flash.
+
+    Read-only attributes: `next_seq` (the seq the next frame must carry), `pending` (frames held), `used`
+    (their bytes), `capacity`, `acked` (highest seq acknowledged, never goes back), `dropped` (frames dropped
+    so far), `corrupt` (frames found missing or damaged when a file was reopened).
+    `policy`: "drop_oldest" (default) frees the oldest frames when a new one does not fit, "reject_new"
+    refuses the new one (`append` returns None). Each drop also calls `on_drop("buffer_full", n)`.
+    """
+
+    def __init__(self, capacity=8192, path=None, policy="drop_oldest"):
+        if policy not in ("drop_oldest", "reject_new"):
+            raise ValueError("policy must be 'drop_oldest' or 'reject_new', not %r" % (policy,))
+        start = 0 if path is None else DATA_OFFSET
+        if capacity < start + HEADER:
+            raise ValueError("capacity %d cannot hold a single frame" % capacity)
+        self.capacity = capacity
+        self.path = path
+        self.policy = policy
+        self.on_drop = None
+        self.next_seq = 1
+        self.pending = self.used = self.acked = self.dropped = self.corrupt = 0
+        self._lock = accel.new_lock()
+        self._start = self._tail = start  # data region [_start, capacity); _tail: where the next frame goes
+        # The index of held frames: a ring over three parallel arrays, doubled (rarely) when full.
+        self._limit = (capacity - start) // HEADER + 1
+        size = min(self._limit, 64)
+        self._offs, self._seqs, self._lens = _zeros(size), _zeros(size), _zeros(size)
+        self._first = 0
+        self._file = None
+        if path is None:
+            self._mem = memoryview(bytearray(capacity))
+        else:
+            self._open()
+
+    def append(self, frame):
+        """Store a complete, intact frame carrying `next_seq`; returns its seq, or None when rejected (full).
+
+        >>> buf.append(pack_frame(0, 0, 0, dev_hash, epoch, buf.next_seq, start, end, payload))
+        """
+        seq = _frame_seq(frame)
+        n = len(frame)
+        if n > self.capacity - self._start:
+            raise FrameTooLargeError("a %d-byte frame does not fit in %d data bytes" % (n, self.capacity - self._start))
+        lost = 0
+        with self._lock:
+            if seq != self.next_seq:
+                raise ValueError("frame carries seq %d but the buffer's next_seq is %d" % (seq, self.next_seq))
+            off = self._place(n)
+            if off < 0 and self.policy == "reject_new":
+                lost = 1
+                seq = None
+            else:
+                while off < 0:
+                    self._pop()
+                    lost += 1
+                    off = self._place(n)
+                if lost:  # persist the new floor first: a crash mid-write cannot resurrect dropped frames
+                    self._save()
+                self._write(off, frame)
+                self._index(off, seq, n)
+            self.dropped += lost
+        if lost and self.on_drop is not None:
+            self.on_drop("buffer_full", lost)
+        return seq
+
+    def read(self, max_bytes=16384, max_frames=32):
+        """[(seq, frame_bytes), ...] oldest first, within max_bytes (always at least one) and max_frames.
+
+        Nothing is removed: frames stay held until `ack`.
+        """
+        out = []
+        total = 0
+        with self._lock:
+            for i in range(min(self.pending, max_frames)):
+                k = (self._first + i) % len(self._offs)
+                n = self._lens[k]
+                if out and total + n > max_bytes:
+                    break
+                out.append((self._seqs[k], self._read(self._offs[k], n)))
+                total += n
+        return out
+
+    def ack(self, seq):
+        """Free every frame with seq <= `seq`; a file buffer persists this before returning. Going back is a no-op."""
+        with self._lock:
+            seq = min(seq, self.next_seq - 1)
+            if seq > self.acked:
+                while self.pending and self._seqs[self._first] <= seq:
+                    self._pop()
+                self.acked = seq
+                self._save()
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __repr__(self):
+        return "<RingBuffer %s capacity=%d pending=%d used=%d next_seq=%d>" % (
+            self.path or "RAM", self.capacity, self.pending, self.used, self.next_seq)
+
+    def _place(self, n):
+        """Offset where n bytes fit without dropping anything, else -1. Frames never straddle the region's end."""
+        t = self._tail
+        if not self.pending:
+            return t if t + n <= self.capacity else self._start
+        h = self._offs[self._first]
+        if t > h:
+            if t + n <= self.capacity:
+                return t
+            return self._start if self._start + n <= h else -1
+        return t if t < h and t + n <= h else -1  # t == h with frames held: the circle is full
+
+    def _index(self, off, seq, n):
+        """Record the frame at `off` as the newest held."""
+        size = len(self._offs)
+        if self.pending == size:
+            new = min(2 * size, self._limit)
+            grown = []
+            for old in (self._offs, self._seqs, self._lens):
+                a = _zeros(new)
+                for i in range(size):
+                    a[i] = old[(self._first + i) % size]
+                grown.append(a)
+            self._offs, self._seqs, self._lens = grown
+            self._first = 0
+            size = new
+        k = (self._first + self.pending) % size
+        self._offs[k] = off
+        self._seqs[k] = seq
+        self._lens[k] = n
+        self.pending += 1
+        self.used += n
+        self._tail = off + n
+        self.next_seq = seq + 1
+
+    def _pop(self):
+        self.used -= self._lens[self._first]
+        self._first = (self._first + 1) % len(self._offs)
+        self.pending -= 1
+
+    def _write(self, off, data):
+        if self._file is None:
+            self._mem[off : off + len(data)] = data
+            return
+        f = self._file
+        f.seek(off)
+        f.write(data)
+        f.flush()
+        if hasattr(os, "fsync"):  # MicroPython has none; its flush reaches the filesystem
+            os.fsync(f.fileno())
+
+    def _read(self, off, n):
+        if self._file is None:
+            return bytes(self._mem[off : off + n])
+        self._file.seek(off)
+        return self._file.read(n)
+
+    def _save(self):
+        """Write the state slot (acked, floor) into both copies, one after the other: a torn write or a flipped
+        bit damages at most one. floor: the lowest seq still held; everything below is acked or dropped."""
+        if self._file is not None:
+            floor = self._seqs[self._first] if self.pending else self.next_seq
+            slot = _with_crc(struct.pack(">II", self.acked, floor))
+            for at in _SLOTS:
+                self._write(at, slot)
+
+    def _open(self):
+        """Open or create the file and recover its frames (wire-format §5.3)."""
+        try:
+            self._file = open(self.path, "r+b")
+        except OSError:
+            open(self.path, "wb").close()  # MicroPython's "r+b" cannot create
+            self._file = open(self.path, "r+b")
+        head = self._read(0, DATA_OFFSET)
+        old = _file_capacity(head) or 0  # 0: new or damaged header
+        limit = min(os.stat(self.path)[6], max(old, self.capacity))
+        # The most advanced intact copy of the state slot; (0, 1) when neither is intact.
+        self.acked, floor = 0, 1
+        for at in _SLOTS:
+            if _crc_ok(head[at:], 12):
+                acked, fl = struct.unpack_from(">II", head, at)
+                if acked < fl and (fl, acked) > (floor, self.acked):
+                    self.acked, floor = acked, fl
+        found = self._scan(floor, limit)
+        if old != self.capacity:
+            self._write(0, _with_crc(struct.pack(_HEADER_FMT, FILE_MAGIC, 1, self.capacity, DATA_OFFSET)))
+        size = os.stat(self.path)[6]
+        while size < self.capacity:  # preallocate: the file never grows after this
+            n = min(_CHUNK, self.capacity - size)
+            self._write(size, bytes(n))
+            size += n
+        if size > self.capacity and hasattr(self._file, "truncate"):  # MicroPython files cannot shrink
+            self._file.truncate(self.capacity)
+        self._rebuild(floor, *found)
+
+    def _scan(self, floor, limit):
+        """Every intact frame with seq >= floor in [data offset, limit): a full scan trusts no pointer. The limit
+        covers an old, larger capacity too, so a shrunk buffer's next_seq still passes every seq the file held."""
+        offs, seqs, lens = array("I"), array("I"), array("I")
+        pos = self._start
+        while pos + HEADER <= limit:
+            chunk = self._read(pos, min(_CHUNK, limit - pos))
+            i = chunk.find(_MAGIC)
+            if i < 0:
+                pos += len(chunk) - 2  # the magic may straddle two chunks
+                continue
+            pos += i
+            found = self._intact_at(pos, floor, limit)
+            if found:
+                offs.append(pos)
+                seqs.append(found[0])
+                lens.append(found[1])
+                pos += found[1]  # no other live frame starts inside this one
+            else:
+                pos += 1
+        return offs, seqs, lens
+
+    def _rebuild(self, floor, offs, seqs, lens):
+        """Index the scanned frames in seq order. Live frames lie one after another around the circle from the
+        oldest; a frame that breaks this (or lies past a shrunk capacity) is damage."""
+        region = self.capacity - self._start
+        base = reach = top = 0
+        for i in sorted(range(len(seqs)), key=lambda j: seqs[j]):
+            top = seqs[i]
+            if not self.pending:
+                base = offs[i]
+            rel = (offs[i] - base) % region
+            if offs[i] + lens[i] <= self.capacity and reach <= rel and rel + lens[i] <= region:
+                self._index(offs[i], seqs[i], lens[i])
+                reach = rel + lens[i]
+        self.next_seq = max(floor, top + 1)
+        self.corrupt = self.next_seq - floor - self.pending  # seqs missing between floor and the newest
+        self._save()
+
+    def _intact_at(self, off, floor, limit):
+        """(seq, length) of the intact frame at `off` when its seq >= floor, else None."""
+        head = self._read(off, HEADER)
+        if len(head) < HEADER:
+            return None
+        seq, = struct.unpack_from(">I", head, 20)
+        plen, crc = struct.unpack_from(">II", head, 40)
+        n = HEADER + plen
+        if seq < floor or off + n > limit:
+            return None
+        running = binascii.crc32(head[:44])
+        done = HEADER
+        while done < n:
+            piece = self._read(off + done, min(_CHUNK, n - done))
+            if not piece:
+                return None
+            running = binascii.crc32(piece, running)
+            done += len(piece)
+        return (seq, n) if running == crc else None
+
+
+def _frame_seq(frame):
+    """The seq of a complete, intact frame; FrameError for anything else (the buffer never stores damage)."""
+    n = len(frame)
+    if n < HEADER or frame[:3] != _MAGIC:
+        raise FrameError("not a litetel v1 frame (%d bytes)" % n)
+    if frame[3] & 2:
+        raise FrameError("a DICT_REFRESH frame is never stored in a ring buffer")
+    seq, = struct.unpack_from(">I", frame, 20)
+    plen, crc = struct.unpack_from(">II", frame, 40)
+    if n != HEADER + plen:
+        raise FrameError("frame is %d bytes but its header says %d" % (n, HEADER + plen))
+    mv = memoryview(frame)
+    if binascii.crc32(mv[HEADER:], binascii.crc32(mv[:44])) != crc:
+        raise FrameError("frame seq %d fails its CRC" % seq)
+    return seq
+
+
+def _file_capacity(head):
+    """The capacity recorded in an intact file header, else None."""
+    if not _crc_ok(head, 20):
+        return None
+    magic, version, capacity, data_offset = struct.unpack_from(_HEADER_FMT, head, 0)
+    return capacity if magic == FILE_MAGIC and version == 1 and data_offset == DATA_OFFSET else None
