@@ -1,0 +1,133 @@
+"""The background thread (CPython) and the asyncio helper driving a device and its uploader."""
+
+import asyncio
+import time
+
+import pytest
+from uploader_fakes import HANG, KEY, FakeDevice, ScriptedGateway
+
+from litetel import aio, background
+from litetel.uploader import Uploader
+
+
+class MaxRng:
+    def random(self):
+        return 0.999999
+
+
+def wait_until(predicate, timeout_s=5):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in %.1f s" % timeout_s
+        time.sleep(0.01)
+
+
+@pytest.fixture
+def gateway():
+    with ScriptedGateway() as gw:
+        yield gw
+
+
+def attach(device, endpoint=None, **kw):
+    device.uploader = Uploader(device, endpoint=endpoint, key=KEY, rng=MaxRng(), **kw)
+    return device.uploader
+
+
+def test_background_collects_and_flushes_then_stop_flushes_a_last_time(gateway):
+    dev = FakeDevice()
+    attach(dev, gateway.url)
+    runner = background.start(dev, interval_s=0.05)
+    wait_until(lambda: len(gateway.delivered) >= 3)
+    runner.stop()
+    assert not runner.alive and runner.error is None
+    assert dev.buffer.pending == 0
+    assert len(gateway.delivered) == dev.collects  # the last collected frame was flushed by stop()
+    assert gateway.delivered == sorted(gateway.delivered)
+
+
+def test_background_final_flush_happens_even_before_the_first_interval(gateway):
+    dev = FakeDevice()
+    attach(dev, gateway.url)
+    runner = background.start(dev, interval_s=3600)
+    runner.stop()
+    assert dev.collects == 1 and len(gateway.delivered) == 1
+
+
+def test_offline_background_sleeps_through_backoff():
+    dev = FakeDevice()
+    calls = []
+
+    def offline(url, headers, body, timeout_s):
+        calls.append(time.monotonic())
+        raise OSError(101, "network is unreachable")
+
+    attach(dev, "http://unused", transport=offline, backoff_base_s=0.4)
+    dev.record(3)
+    runner = background.start(dev, interval_s=3600)
+    time.sleep(1.0)
+    during = len(calls)
+    runner.stop(timeout_s=1)
+    # Backoff 0.4 s then 0.8 s: two or three attempts in a second, not a spinning loop.
+    assert 1 <= during <= 3
+    assert len(calls) == during + 1  # stop() still tries a last time
+    assert dev.buffer.pending == 4  # nothing lost: 3 recorded + 1 final collect
+
+
+def test_stop_is_bounded_when_the_gateway_hangs(gateway):
+    dev = FakeDevice()
+    attach(dev, gateway.url, timeout_s=30)
+    gateway.script = [HANG]
+    runner = background.start(dev, interval_s=3600)
+    started = time.monotonic()
+    runner.stop(timeout_s=0.5)
+    assert time.monotonic() - started < 2.5
+    assert dev.buffer.pending == 1  # kept for the next run
+
+
+def test_a_failing_collect_does_not_end_the_thread(gateway):
+    dev = FakeDevice()
+    attach(dev, gateway.url)
+    real_collect, failures = dev.collect, []
+
+    def flaky_collect():
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("sensor bus glitch")
+        real_collect()
+
+    dev.collect = flaky_collect
+    runner = background.start(dev, interval_s=0.03)
+    wait_until(lambda: len(gateway.delivered) >= 2)
+    runner.stop()
+    assert isinstance(runner.error, RuntimeError) and failures == [1]
+
+
+def test_interval_must_be_positive():
+    with pytest.raises(ValueError):
+        background.start(FakeDevice(), interval_s=0)
+
+
+def test_aio_run_ticks_the_device_until_cancelled(gateway):
+    dev = FakeDevice()
+    attach(dev, gateway.url)
+    seqs = dev.record(5)
+    ticks = []
+    real_tick = dev.tick
+
+    def counting_tick(timeout_s):
+        ticks.append(timeout_s)
+        return real_tick(timeout_s)
+
+    dev.tick = counting_tick
+
+    async def main():
+        task = asyncio.create_task(aio.run(dev, interval_s=30, tick_s=0.05))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert dev.interval_s == 30
+    assert gateway.delivered == [(7, s) for s in seqs]
+    assert 2 <= len(ticks) <= 10 and set(ticks) == {0.05}  # sleeps between ticks; each bounded by tick_s
