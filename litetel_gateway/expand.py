@@ -11,6 +11,8 @@ Queued points are ``msgpack([points, starts])``: ``points`` is the frame's flat 
 ``starts`` is None (every point starts at the frame start: delta) or each point's start (µs).
 """
 
+import struct
+
 import msgpack
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -53,12 +55,60 @@ def key_values(pairs):
     return [KeyValue(key=k, value=any_value(v)) for k, v in pairs]
 
 
-def _series_kvs(dictionary, sid):
-    cache = dictionary.caches.setdefault("otlp_attrs", {})
-    kvs = cache.get(sid)
-    if kvs is None:
-        kvs = cache[sid] = key_values(dictionary.attribute_values(dictionary.series[sid][1]))
-    return kvs
+def _varint(n):
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _field(tag, payload):
+    """A length-delimited protobuf field: tag byte, varint length, payload."""
+    n = len(payload)
+    if n < 0x80:
+        return bytes((tag, n)) + payload
+    return bytes((tag,)) + _varint(n) + payload
+
+
+# Data points are encoded by hand (protobuf wire format, fixed64 fields) and merged into the upb messages
+# once per metric: about twice as fast as setting fields point by point. Field numbers from
+# opentelemetry/proto/metrics/v1/metrics.proto.
+_NUMBER_INT = struct.Struct("<BQBQBq").pack  # start_time_unix_nano=2, time_unix_nano=3, as_int=6
+_NUMBER_DOUBLE = struct.Struct("<BQBQBd").pack  # ..., as_double=4
+_HISTOGRAM_HEAD = struct.Struct("<BQBQBQBd").pack  # start=2, time=3, count=4, sum=5
+_MIN_MAX = struct.Struct("<BdBd").pack  # min=11, max=12
+_NUMBER_ATTRIBUTES_TAG, _HISTOGRAM_ATTRIBUTES_TAG = 0x3A, 0x4A  # field 7 / field 9, length-delimited
+# Sum/Gauge/Histogram.data_points is field 1 (tag 0x0A); HistogramDataPoint.bucket_counts 6, explicit_bounds 7.
+
+
+def _series_encoding(dictionary, sid):
+    """``(instrument_id, is_histogram, encoded attributes)`` of a series (cached on the dictionary): the
+    attributes as the repeated KeyValue field of its data point kind."""
+    cache = dictionary.caches.setdefault("otlp_series", {})
+    entry = cache.get(sid)
+    if entry is None:
+        instrument_id, attrs = dictionary.series[sid]
+        is_histogram = dictionary.series_kind[sid] == HISTOGRAM
+        tag = _HISTOGRAM_ATTRIBUTES_TAG if is_histogram else _NUMBER_ATTRIBUTES_TAG
+        encoded = b"".join(_field(tag, kv.SerializeToString())
+                           for kv in key_values(dictionary.attribute_values(attrs)))
+        entry = cache[sid] = (instrument_id, is_histogram, encoded)
+    return entry
+
+
+def _histogram_encoding(dictionary, instrument_id):
+    """``(n_buckets, bucket_counts field prefix, bucket packer, explicit_bounds field)`` (cached)."""
+    cache = dictionary.caches.setdefault("otlp_histograms", {})
+    entry = cache.get(instrument_id)
+    if entry is None:
+        bounds = dictionary.instruments[instrument_id][5]
+        n = len(bounds) + 1
+        bounds_field = _field(0x3A, struct.pack("<%dd" % len(bounds), *bounds)) if bounds else b""
+        entry = cache[instrument_id] = (n, bytes((0x32,)) + _varint(8 * n), struct.Struct("<%dQ" % n).pack,
+                                        bounds_field)
+    return entry
 
 
 def resource_attributes(dictionary, device_id, corrected, settings):
@@ -81,12 +131,14 @@ class _ResourceGroup:
         rm.resource.attributes.extend(key_values(resource_attributes(dictionary, device_id, corrected,
                                                                      settings).items()))
         self.scopes = {}
-        self.metrics = {}  # instrument id -> repeated data_points container
+        self.metrics = {}  # instrument id -> list of encoded data points
+        self.containers = []  # (Sum/Gauge/Histogram message, its encoded data points)
 
     def data_points(self, instrument_id):
-        container = self.metrics.get(instrument_id)
-        if container is not None:
-            return container
+        """The list collecting encoded data points of an instrument's Metric (created on first use)."""
+        chunks = self.metrics.get(instrument_id)
+        if chunks is not None:
+            return chunks
         d = self.dictionary
         scope_id, name_sid, kind, unit_sid, description_sid, _ = d.instruments[instrument_id]
         scope = self.scopes.get(scope_id)
@@ -98,16 +150,21 @@ class _ResourceGroup:
         metric = scope.metrics.add(name=d.strings[name_sid], unit=d.strings[unit_sid],
                                    description=d.strings[description_sid])
         if kind == GAUGE:
-            container = metric.gauge.data_points
+            data = metric.gauge
         elif kind == HISTOGRAM:
-            metric.histogram.aggregation_temporality = self.settings.temporality
-            container = metric.histogram.data_points
+            data = metric.histogram
+            data.aggregation_temporality = self.settings.temporality
         else:
-            metric.sum.aggregation_temporality = self.settings.temporality
-            metric.sum.is_monotonic = kind == COUNTER
-            container = metric.sum.data_points
-        self.metrics[instrument_id] = container
-        return container
+            data = metric.sum
+            data.aggregation_temporality = self.settings.temporality
+            data.is_monotonic = kind == COUNTER
+        chunks = self.metrics[instrument_id] = []
+        self.containers.append((data, chunks))
+        return chunks
+
+    def finish(self):
+        for data, chunks in self.containers:
+            data.MergeFromString(b"".join(chunks))
 
 
 def build_request(rows, get_dictionary, settings):
@@ -122,36 +179,44 @@ def build_request(rows, get_dictionary, settings):
             group = groups[key] = _ResourceGroup(request, get_dictionary(row.device, row.epoch), row.device,
                                                  row.corrected, settings)
         n_points += _add_points(group, row)
+    for group in groups.values():
+        group.finish()
     return request, n_points
 
 
 def _add_points(group, row):
     d = group.dictionary
-    series, kinds, instruments = d.series, d.series_kind, d.instruments
     points, starts = msgpack.unpackb(row.points, use_list=False)
     end_ns = row.end_us * 1000
-    frame_start_ns = row.start_us * 1000
-    data_points = group.data_points
+    start_ns = row.start_us * 1000
+    metrics, new_metric = group.metrics, group.data_points
+    series_cache = d.caches.get("otlp_series") or {}
     for i in range(0, len(points), 2):
         sid, value = points[i], points[i + 1]
-        instrument_id = series[sid][0]
-        start_ns = frame_start_ns if starts is None else starts[i >> 1] * 1000
-        kvs = _series_kvs(d, sid)
-        if kinds[sid] == HISTOGRAM:
-            bounds = instruments[instrument_id][5]
-            buckets = [0] * (len(bounds) + 1)
+        if starts is not None:
+            start_ns = starts[i >> 1] * 1000
+        entry = series_cache.get(sid)
+        if entry is None:
+            entry = _series_encoding(d, sid)
+            series_cache = d.caches["otlp_series"]
+        instrument_id, is_histogram, attributes = entry
+        if is_histogram:
+            n, buckets_prefix, pack_buckets, bounds_field = _histogram_encoding(d, instrument_id)
+            buckets = [0] * n
             first = value[4]
             buckets[first:first + len(value) - 5] = value[5:]
-            dp = data_points(instrument_id).add(start_time_unix_nano=start_ns, time_unix_nano=end_ns,
-                                                attributes=kvs, count=value[0], sum=value[1],
-                                                explicit_bounds=bounds, bucket_counts=buckets)
-            if value[0]:
-                dp.min = value[2]
-                dp.max = value[3]
+            body = b"".join((
+                _HISTOGRAM_HEAD(0x11, start_ns, 0x19, end_ns, 0x21, value[0], 0x29, value[1]),
+                buckets_prefix, pack_buckets(*buckets), bounds_field, attributes,
+                _MIN_MAX(0x59, value[2], 0x61, value[3]) if value[0] else b"",
+            ))
         elif type(value) is int:
-            data_points(instrument_id).add(start_time_unix_nano=start_ns, time_unix_nano=end_ns,
-                                           attributes=kvs, as_int=value)
+            body = _NUMBER_INT(0x11, start_ns, 0x19, end_ns, 0x31, value) + attributes
         else:
-            data_points(instrument_id).add(start_time_unix_nano=start_ns, time_unix_nano=end_ns,
-                                           attributes=kvs, as_double=value)
+            body = _NUMBER_DOUBLE(0x11, start_ns, 0x19, end_ns, 0x21, value) + attributes
+        chunks = metrics.get(instrument_id)
+        if chunks is None:
+            chunks = new_metric(instrument_id)
+        n = len(body)
+        chunks.append((bytes((0x0A, n)) if n < 0x80 else b"\x0a" + _varint(n)) + body)
     return len(points) >> 1
