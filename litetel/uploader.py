@@ -18,24 +18,9 @@ import json
 import struct
 
 from litetel import accel
+from litetel.clock import ticks_us, wall_us
 from litetel.signing import sign_request
 from litetel.transport import default_transport, retry_after_s
-
-try:
-    from litetel.clock import ticks_us, wall_us
-except ImportError:  # clock.py not in this tree yet: the same clocks, minus 64-bit wrap handling on MicroPython
-    import time
-
-    if accel.MICROPYTHON:
-        ticks_us = time.ticks_us
-    else:
-
-        def ticks_us():
-            return time.monotonic_ns() // 1000
-
-    def wall_us():
-        return time.time_ns() // 1000
-
 
 CONTENT_TYPE = "application/vnd.litetel.frames"
 _EPOCH_AT = 16  # byte offset of the epoch in a frame header (wire format §1)

@@ -5,8 +5,8 @@ CPython's ``hmac`` (independently of ``litetel.signing``), parses the frames of 
 and answers each request with the next step of its script; with an empty script it behaves like the gateway:
 ``ok`` for a frame it has not seen, ``dup`` for one it has, ``ok`` for a dictionary refresh.
 
-``FakeDevice`` gives the uploader what ``litetel.Device`` gives it, around a real ``RingBuffer`` when that module
-exists (else a list-based stand-in with the same interface).
+``FakeDevice`` gives the uploader what ``litetel.Device`` gives it, around a real ``RingBuffer`` holding real
+frames (``litetel.frame``), so these tests do not depend on the rest of ``Device``.
 """
 
 import hashlib
@@ -17,19 +17,17 @@ import socket
 import struct
 import threading
 import time
-import zlib
 
-HEADER = struct.Struct(">2sBBBBH8sIIQQII")  # wire format §1
-DICT_REFRESH = 2
+from litetel.frame import FLAG_DICT_REFRESH as DICT_REFRESH
+from litetel.frame import device_hash, pack_frame, parse_frame
+from litetel.ring_buffer import RingBuffer
+
 KEY = b"per-device secret"
 
 
 def make_frame(epoch, seq, payload, flags=0, device_id="sat-7"):
     """A well-formed frame (wire format §1) carrying ``payload`` bytes."""
-    dhash = hashlib.sha256(device_id.encode()).digest()[:8]
-    head = HEADER.pack(b"LT", 1, flags, 0, 0, 0, dhash, epoch, seq, 1000 * seq, 1000 * seq + 999, len(payload), 0)
-    crc = zlib.crc32(payload, zlib.crc32(head[:44]))
-    return head[:44] + struct.pack(">I", crc) + payload
+    return pack_frame(flags, 0, 0, device_hash(device_id), epoch, seq, 1000 * seq, 1000 * seq + 999, payload)
 
 
 def split_frames(body):
@@ -37,53 +35,13 @@ def split_frames(body):
     out = []
     pos = 0
     while pos < len(body):
-        fields = HEADER.unpack_from(body, pos)
-        end = pos + HEADER.size + fields[11]
-        out.append((fields[2], fields[7], fields[8], body[pos:end]))
+        header, _, end = parse_frame(body, pos)
+        out.append((header.flags, header.epoch, header.seq, body[pos:end]))
         pos = end
     return out
 
 
 # --- device ------------------------------------------------------------------------------------------------------
-
-
-class ListBuffer:
-    """The RingBuffer interface the uploader uses, over a list (stand-in until litetel.ring_buffer lands)."""
-
-    def __init__(self):
-        self.frames = []  # [(seq, frame)]
-        self.next_seq = 1
-
-    def append(self, frame):
-        seq = struct.unpack_from(">I", frame, 20)[0]
-        self.frames.append((seq, frame))
-        self.next_seq = seq + 1
-        return seq
-
-    def read(self, max_bytes, max_frames):
-        out = []
-        size = 0
-        for seq, frame in self.frames:
-            if out and (len(out) >= max_frames or size + len(frame) > max_bytes):
-                break
-            out.append((seq, frame))
-            size += len(frame)
-        return out
-
-    def ack(self, seq):
-        self.frames = [(s, f) for s, f in self.frames if s > seq]
-
-    @property
-    def pending(self):
-        return len(self.frames)
-
-
-def new_buffer():
-    try:
-        from litetel.ring_buffer import RingBuffer
-    except ImportError:
-        return ListBuffer()
-    return RingBuffer(capacity=1 << 20)
 
 
 class FakeCounter:
@@ -112,7 +70,7 @@ class FakeDevice:
     def __init__(self, device_id="sat-7", epoch=7, wall_clock=True, buffer=None):
         self.device_id = device_id
         self.epoch = epoch
-        self.buffer = buffer if buffer is not None else new_buffer()
+        self.buffer = buffer if buffer is not None else RingBuffer(capacity=1 << 20)
         self.drops = {}
         self.litetel_meter = FakeMeter()
         self.wall_clock = wall_clock
