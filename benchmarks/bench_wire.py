@@ -15,22 +15,11 @@ from benchmarks.libraries import load_side
 TOTAL_POINTS = wl.POINTS_PER_INTERVAL * wl.N_INTERVALS
 
 
-def count_otlp_points(payload):
-    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-
-    request = ExportMetricsServiceRequest.FromString(payload)
-    n = 0
-    for rm in request.resource_metrics:
-        for sm in rm.scope_metrics:
-            for m in sm.metrics:
-                n += len(m.sum.data_points) + len(m.histogram.data_points)
-    return n
-
-
 @pytest.mark.parametrize("temporality", ("delta", "cumulative"))
 def test_wire_otel(temporality, measurements):
-    payloads = load_side("otel").reference_payloads(temporality)
-    assert [count_otlp_points(p) for p in payloads] == [wl.POINTS_PER_INTERVAL] * wl.N_INTERVALS
+    otel = load_side("otel")
+    payloads = otel.reference_payloads(temporality)
+    assert [otel.count_points(p) for p in payloads] == [wl.POINTS_PER_INTERVAL] * wl.N_INTERVALS
     for name, compress in COMPRESSORS.items():
         total = sum(len(compress(p)) for p in payloads)
         measurements.record(

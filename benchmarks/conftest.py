@@ -6,9 +6,11 @@ Quick run (CI; every body executes once, no timing is meaningful):
     pytest benchmarks/ --benchmark-disable
 """
 
+import os
+
 import pytest
 
-from benchmarks.measurements import Measurements
+from benchmarks.measurements import Measurements, machine_environment
 
 _MEASUREMENTS = pytest.StashKey()
 
@@ -34,10 +36,16 @@ def pytest_configure(config):
     config.stash[_MEASUREMENTS] = Measurements()
 
 
+def pytest_sessionstart(session):
+    session.config.stash[_MEASUREMENTS].environment.update(machine_environment(), load_at_start=os.getloadavg())
+
+
 def pytest_sessionfinish(session):
     path = session.config.getoption("--measurements-json")
     if path:
-        session.config.stash[_MEASUREMENTS].write(path)
+        m = session.config.stash[_MEASUREMENTS]
+        m.environment["load_at_end"] = os.getloadavg()
+        m.write(path)
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ class Measurements:
 
     def __init__(self):
         self.figures = {}
+        self.environment = {}
 
     def record(self, key, samples, unit, **meta):
         """Record `samples` (a number or a list of numbers) under `key`; `meta` is free-form context."""
@@ -50,9 +51,22 @@ class Measurements:
 
     def write(self, path):
         with open(path, "w") as f:
-            json.dump({"figures": self.figures}, f, indent=1, sort_keys=True)
+            json.dump({"figures": self.figures, "environment": self.environment}, f, indent=1, sort_keys=True)
 
 
-def load(path):
-    with open(path) as f:
-        return json.load(f)["figures"]
+def machine_environment():
+    """CPU model, core count and library versions, stored with the figures so a report can be re-rendered."""
+    import os
+
+    from benchmarks.libraries import versions
+
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {"cpu_model": model, "cpu_count": os.cpu_count(), "versions": versions()}

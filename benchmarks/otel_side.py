@@ -56,15 +56,32 @@ def record_interval(counter, histogram, interval):
             record(v, attrs)
 
 
-def reference_payloads(temporality):
-    """The 10 intervals of the reference workload as OTLP request bytes (one export per interval)."""
+def reference_metrics_data(temporality):
+    """The SDK's MetricsData collected after each of the 10 intervals of the reference workload."""
     reader, meter = new_meter(temporality)
     counter, histogram = reference_instruments(meter)
-    payloads = []
+    collected = []
     for interval in wl.intervals():
         record_interval(counter, histogram, interval)
-        payloads.append(encode(reader.get_metrics_data()))
-    return payloads
+        collected.append(reader.get_metrics_data())
+    return collected
+
+
+def reference_payloads(temporality):
+    """The 10 intervals of the reference workload as OTLP request bytes (one export per interval)."""
+    return [encode(data) for data in reference_metrics_data(temporality)]
+
+
+def count_points(payload):
+    """Data points in serialized OTLP request bytes (a check that a payload holds what it should)."""
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    n = 0
+    for rm in ExportMetricsServiceRequest.FromString(payload).resource_metrics:
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                n += len(m.sum.data_points) + len(m.gauge.data_points) + len(m.histogram.data_points)
+    return n
 
 
 def export_setup():

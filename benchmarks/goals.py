@@ -1,0 +1,156 @@
+"""Every goal of issues 2, 3, 5 and 7, checked against one run's results.
+
+    for issue, text, measured, met in evaluate(results): ...   # met is True, False or None (not measured)
+
+A goal the benchmarks cannot measure (e.g. a crash test that lives in the test suite) says where it is
+checked instead and counts as neither met nor missed here.
+"""
+
+from benchmarks.results import ratio
+
+MEMORY_GOAL_SERIES = 1000  # memory goals are judged at 1,000 series (100 and 10,000 are in the tables)
+
+
+def _us(r, lib, op, kind="hot_path"):
+    s = r.per_op(kind, lib, op)
+    return None if s is None else s["median"] * 1e6
+
+
+def _ratio_goal(a, b, limit, what):
+    x = ratio(a, b)
+    if x is None:
+        return "not measured", None
+    return "%.2f× (%s)" % (x, what % (a, b)), x <= limit
+
+
+def _at_most(value, limit, fmt):
+    if value is None:
+        return "not measured", None
+    return fmt % value, value <= limit
+
+
+def _at_least(value, limit, fmt):
+    if value is None:
+        return "not measured", None
+    return fmt % value, value >= limit
+
+
+def _hot_ratio(op_lite, op_peer, peer="prometheus"):
+    def check(r):
+        return _ratio_goal(_us(r, "litetel", op_lite), _us(r, peer, op_peer), 0.5, "%.3f vs %.3f µs")
+
+    return check
+
+
+def _memory(kind, limit):
+    def check(r):
+        return _at_most(r.value("memory.litetel.%s.%d" % (kind, MEMORY_GOAL_SERIES)), limit, "%.0f B/series")
+
+    return check
+
+
+def _import_stdlib_only(r):
+    f = r.figure("import.litetel.rss")
+    if f is None:
+        return "not measured", None
+    extra = f.get("top_level_packages", [])
+    return ("non-stdlib: " + ", ".join(extra)) if extra else "stdlib only", not extra
+
+
+def _mp_fits(r):
+    v = r.value("mp.fits_64k")
+    if v is None:
+        return "not measured", None
+    frame = r.value("mp.scenario_frame_bytes")
+    return ("ran under 64K heap, frame %d B" % frame) if v else "failed under 64K heap", bool(v)
+
+
+def _mp_alloc(r):
+    keys = ("mp.alloc_counter_add_int", "mp.alloc_histogram_record_int")
+    values = [r.value(k) for k in keys]
+    if None in values:
+        return "not measured", None
+    return "add %d B, record %d B per 10,000 calls" % tuple(values), max(values) <= 0
+
+
+def _wire_ratio(variant):
+    def check(r):
+        return _ratio_goal(
+            r.value("wire.litetel.%s" % variant), r.value("wire.otel.delta.zstd3"), 0.25, "%.1f vs %.1f B/point"
+        )
+
+    return check
+
+
+def _export_ratio(r):
+    return _ratio_goal(_us(r, "litetel", "", "export"), _us(r, "otel", "", "export"), 0.1, "%.0f vs %.0f µs")
+
+
+def _gateway_rate(r):
+    return _at_least(r.rate("gateway", "litetel"), 250_000, "%.0f points/s")
+
+
+def _gateway_ratio(r):
+    x = ratio(r.rate("gateway", "litetel"), r.rate("gateway", "otel"))
+    return _at_least(x, 3.0, "%.2f× the OTel SDK's encode rate")
+
+
+def _claim_20x(r):
+    x = ratio(_us(r, "otel", "counter_add_attrs"), _us(r, "litetel", "counter_add_bound"))
+    return _at_least(x, 20.0, "%.1f× (OTel add(1, attrs) / litetel bound add)")
+
+
+def _suite_time(r):
+    return _at_most(r.environment.get("suite_seconds"), 300, "%.0f s")
+
+
+def _elsewhere(where):
+    def check(r):
+        return "checked by " + where, None
+
+    return check
+
+
+GOALS = (
+    ("2", "bound `add(1)` ≤ 0.5× prometheus_client `child.inc()`", _hot_ratio("counter_add_bound", "counter_add_bound")),
+    ("2", "bound histogram `record(v)` ≤ 0.5× prometheus_client `child.observe(v)`",
+     _hot_ratio("histogram_record_bound", "histogram_record_bound")),
+    ("2", "`add(1, attrs)` ≤ 0.5× prometheus_client `labels(a, b, c).inc()`",
+     _hot_ratio("counter_add_attrs", "counter_add_attrs")),
+    ("2", "memory per counter series ≤ 150 B (tracemalloc, %d series)" % MEMORY_GOAL_SERIES, _memory("counter", 150)),
+    ("2", "memory per 16-bucket histogram series ≤ 400 B (tracemalloc, %d series)" % MEMORY_GOAL_SERIES,
+     _memory("histogram", 400)),
+    ("2", "`import litetel` imports only the stdlib", _import_stdlib_only),
+    ("2", "`import litetel` ≤ 3 ms", lambda r: _at_most(r.value("import.litetel.ms"), 3.0, "%.2f ms")),
+    ("2", "`import litetel` ≤ 1 MiB RSS over the bare interpreter",
+     lambda r: _at_most(r.value("import.litetel.rss"), 1024, "%.0f KiB")),
+    ("2", "MicroPython: import + 20 series + 10,000 recordings + collect() into an 8 KB RAM buffer under "
+     "`-X heapsize=64K`", _mp_fits),
+    ("2", "MicroPython: bound integer add/record allocates 0 bytes over 10,000 calls", _mp_alloc),
+    ("3", "compressed bytes/point ≤ 0.25× OTel delta + zstd-3 (msgpack + zstd, CPython default)",
+     _wire_ratio("msgpack.zstd")),
+    ("3", "compressed bytes/point ≤ 0.25× OTel delta + zstd-3 (msgpack + deflate, MicroPython)",
+     _wire_ratio("msgpack.deflate")),
+    ("3", "uncompressed ≤ 20 B/point (msgpack, no compressor)",
+     lambda r: _at_most(r.value("wire.litetel.msgpack.none"), 20.0, "%.1f B/point")),
+    ("3", "encode + compress of a 100-point interval ≤ 0.1× OTel SDK collect + encode", _export_ratio),
+    ("3", "crash test: ≥ 200 SIGKILLs of a file-backed ring buffer writer, nothing torn returned",
+     _elsewhere("the ring-buffer crash test in tests/")),
+    ("3", "MicroPython: frames encode and the RAM ring buffer works under `-X heapsize=64K`", _mp_fits),
+    ("5", "frames → OTLP protobuf ≥ 250,000 data points/s on one core", _gateway_rate),
+    ("5", "frames → OTLP protobuf ≥ 3× the OTel SDK's `encode_metrics` rate per point", _gateway_ratio),
+    ("5", "gateway idle RSS ≤ 60 MiB", _elsewhere("the gateway tests (not this suite)")),
+    ("5", "1,000 simulated devices posting once a second: no loss, p99 ingest latency",
+     _elsewhere("the gateway load test (not this suite)")),
+    ("7", "the 20× claim: bound add ≥ 20× faster than the OTel SDK's `add(1, attrs)`", _claim_20x),
+    ("7", "`make bench` regenerates everything in a few minutes (≤ 300 s)", _suite_time),
+)
+
+
+def evaluate(results):
+    """[(issue, goal text, measured text, met)] for every goal, in issue order."""
+    rows = []
+    for issue, text, check in GOALS:
+        measured, met = check(results)
+        rows.append((issue, text, measured, met))
+    return rows

@@ -1,0 +1,99 @@
+"""Run the benchmark suite and render docs/benchmarks.md + docs/benchmarks.png from its results.
+
+    python -m benchmarks.report                 # full run (a few minutes), then render
+    python -m benchmarks.report --quick         # every benchmark body once (CI smoke), then render
+    python -m benchmarks.report --render-only   # re-render from benchmarks/results/*.json
+
+The raw results (pytest-benchmark JSON + the side JSON of non-timing figures) stay in benchmarks/results/
+and are committed with the doc, so every number in the README has a source.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+from benchmarks import sections
+from benchmarks.chart import draw_ratios
+from benchmarks.results import BENCHMARK_JSON, MEASUREMENTS_JSON, Results
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESULTS_DIR = os.path.join(ROOT, "benchmarks", "results")
+DOC = os.path.join(ROOT, "docs", "benchmarks.md")
+CHART = os.path.join(ROOT, "docs", "benchmarks.png")
+
+# Chosen for a 2-core shared machine: enough rounds for a median and IQR, the whole suite in a few minutes.
+TIMING_ARGS = [
+    "--benchmark-min-rounds=7",
+    "--benchmark-max-time=0.4",
+    "--benchmark-warmup=on",
+    "--benchmark-warmup-iterations=3",
+    "--benchmark-sort=name",
+]
+QUICK_ARGS = ["--benchmark-disable"]
+
+
+def pytest_command(results_dir, quick=False, extra=()):
+    """The pytest command line that produces both JSON files in `results_dir`."""
+    cmd = [
+        sys.executable, "-m", "pytest", os.path.join(ROOT, "benchmarks"), "-q", "-p", "no:cacheprovider",
+        "--measurements-json=" + os.path.join(results_dir, MEASUREMENTS_JSON),
+    ]
+    if quick:
+        cmd += QUICK_ARGS
+    else:
+        cmd += TIMING_ARGS + ["--benchmark-json=" + os.path.join(results_dir, BENCHMARK_JSON)]
+    return cmd + list(extra)
+
+
+def run_suite(results_dir, quick=False, extra=()):
+    """Run pytest; returns (exit code, seconds). The seconds are stored with the figures (issue 7's goal)."""
+    os.makedirs(results_dir, exist_ok=True)
+    cmd = pytest_command(results_dir, quick, extra)
+    t0 = time.monotonic()
+    code = subprocess.call(cmd, cwd=ROOT)
+    seconds = time.monotonic() - t0
+    path = os.path.join(results_dir, MEASUREMENTS_JSON)
+    if os.path.exists(path):
+        with open(path) as f:
+            data = json.load(f)
+        data.setdefault("environment", {})["suite_seconds"] = seconds
+        with open(path, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+    return code, seconds
+
+
+def render(results_dir=RESULTS_DIR, doc=DOC, chart=CHART):
+    """Write the markdown report and the chart from the JSON files in `results_dir`."""
+    results = Results.load(results_dir)
+    draw_ratios(sections.headline_ratios(results), chart)
+    text = sections.document(results, chart_name=os.path.basename(chart))
+    with open(doc, "w") as f:
+        f.write(text)
+    return text
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="run every benchmark body once (no timings)")
+    parser.add_argument("--render-only", action="store_true", help="do not run the suite, only render")
+    parser.add_argument("--results-dir", default=RESULTS_DIR)
+    parser.add_argument("--doc", default=DOC)
+    parser.add_argument("--chart", default=CHART)
+    args, extra = parser.parse_known_args(argv)
+    if not args.render_only:
+        code, seconds = run_suite(args.results_dir, args.quick, extra)
+        print("benchmark suite: exit %d in %.0f s" % (code, seconds))
+        if code != 0:
+            return code
+        if args.quick:
+            return 0  # no timings to render; the committed report stays as it is
+    render(args.results_dir, args.doc, args.chart)
+    print("wrote %s and %s" % (os.path.relpath(args.doc, ROOT), os.path.relpath(args.chart, ROOT)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
