@@ -10,6 +10,7 @@ loopback port, so Debian's own prometheus service on :9090, if the package start
 import json
 import os
 import shutil
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -69,8 +70,11 @@ class PrometheusProcess(ServiceProcess):
 
     def _get(self, path, params=None, timeout_s=5.0):
         url = self.url + path + ("?" + urllib.parse.urlencode(params) if params else "")
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            return response.status, response.read()
+        try:
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as err:  # a bad query is a 400 whose JSON body says why
+            return err.code, err.read()
 
     def is_ready(self):
         try:
@@ -82,8 +86,8 @@ class PrometheusProcess(ServiceProcess):
         """Instant query; returns ``data.result`` (a list of ``{"metric": {...}, "value": [ts, "str"]}``)."""
         status, body = self._get("/api/v1/query", {"query": promql})
         reply = json.loads(body)
-        if reply.get("status") != "success":
-            raise RuntimeError("prometheus query %r failed: %s" % (promql, reply))
+        if status != 200 or reply.get("status") != "success":
+            raise RuntimeError("prometheus query %r failed (%d): %s" % (promql, status, reply.get("error", reply)))
         return reply["data"]["result"]
 
     def query_value(self, promql):
