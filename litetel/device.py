@@ -1,0 +1,237 @@
+"""``Device``: one telemetry source — its meters, the collection interval, the buffer and the uploader.
+
+``collect()`` closes the interval: every series recorded since the previous collect becomes one point,
+the points and the new dictionary entries are encoded into one frame (wire format §1-2), and the frame is
+appended to the ring buffer, from which the uploader sends it.
+
+    >>> from litetel.device import Device
+    >>> dev = Device("sat-7", resource={"service.name": "model-server"})
+    >>> requests = dev.meter("model_server").counter("http.server.request.count", unit="{request}")
+    >>> requests.add(1, {"http.route": "/api"})
+    >>> frame = dev.collect()          # bytes, also appended to dev.buffer
+    >>> dev.collect() is None          # nothing recorded since
+    True
+"""
+
+import os
+
+from litetel import codecs
+from litetel import compression as _compression
+from litetel.accel import new_lock
+from litetel.clock import ticks_us, wall_us
+from litetel.dictionary import Dictionary
+from litetel.errors import FrameTooLargeError
+from litetel.frame import FLAG_CLOCK_TICKS, FLAG_DICT_REFRESH, device_hash, encode_frame
+from litetel.meter import Meter
+from litetel.ring_buffer import RingBuffer
+
+_ID_CHARS = "._:-"
+SELF_SCOPE = "litetel"
+
+
+def _check_device_id(device_id):
+    if device_id.__class__ is not str or not 0 < len(device_id) <= 128:
+        raise ValueError("device_id must be a str of 1-128 characters, got %r" % (device_id,))
+    for c in device_id:
+        if not ("a" <= c <= "z" or "A" <= c <= "Z" or "0" <= c <= "9" or c in _ID_CHARS):
+            raise ValueError("device_id %r: character %r not allowed (A-Z a-z 0-9 . _ : -)" % (device_id, c))
+
+
+def _choose(names, value, what):
+    if value in names:
+        return names[value]
+    raise ValueError("%s must be one of %s, not %r" % (what, ", ".join(sorted(names)), value))
+
+
+def _new_epoch():
+    try:
+        return int.from_bytes(os.urandom(4), "big")
+    except (AttributeError, NotImplementedError):  # a port without os.urandom
+        import random
+
+        return random.getrandbits(32)
+
+
+class Device:
+    """A device: ``Device(device_id, resource=None, buffer=None, endpoint=None, key=None, transport=None,
+    codec="msgpack", compression="auto", interval_s=60, max_series=64)``.
+
+    - ``buffer``: where frames wait for upload; default ``RingBuffer(capacity=16384)`` in RAM.
+    - ``endpoint``/``key``/``transport``: the gateway; with neither endpoint nor transport nothing is sent.
+    - ``codec``: ``"msgpack"`` or ``"cbor"``; ``compression``: ``"auto"`` (best available), ``"zstd"``,
+      ``"deflate"`` or ``"none"``.
+    - ``max_series``: the default cardinality cap of every instrument.
+
+        dev = Device("sat-7", endpoint="https://gw.example:8443", key=b"secret")
+        dev.meter("sensors").gauge("device.temperature", unit="Cel").set(41.5)
+        dev.tick()      # from the application's loop: collects when interval_s has passed, uploads
+    """
+
+    def __init__(self, device_id, resource=None, buffer=None, endpoint=None, key=None, transport=None,
+                 codec="msgpack", compression="auto", interval_s=60, max_series=64):
+        _check_device_id(device_id)
+        self.device_id = device_id
+        self.codec = _choose(codecs.NAMES, codec, "codec")
+        if compression == "auto":
+            self.compression = _compression.best_available()
+        else:
+            self.compression = _choose(_compression_names(), compression, "compression")
+        if interval_s.__class__ not in (int, float) or not interval_s > 0:
+            raise ValueError("interval_s must be a number > 0, got %r" % (interval_s,))
+        self.interval_s = interval_s
+        self.max_series = max_series
+        self.epoch = _new_epoch()
+        self.device_hash = device_hash(device_id)
+        self.dictionary = Dictionary(resource)
+        self.buffer = RingBuffer(capacity=16384) if buffer is None else buffer
+        self.buffer.on_drop = self.count_drop
+        self._meters = {}
+        self._lock = new_lock()  # one collect at a time; guards the interval bounds
+        self._start_wall = wall_us()
+        self._start_ticks = self._last_collect_ticks = ticks_us()
+        self._endpoint = endpoint
+        self._key = key
+        self._transport = transport
+        self._uploader = None
+        self._runner = None
+        self._dropped = self.meter(SELF_SCOPE).counter(
+            "litetel.device.frames.dropped", unit="{frame}", description="Frames the device lost, by reason")
+        self._drop_reasons = {}
+
+    def __repr__(self):
+        return "<Device %s epoch=%d series=%d>" % (self.device_id, self.epoch, self.dictionary.series_count)
+
+    def meter(self, name, version=None, max_series=None):
+        """The ``Meter`` of instrumentation scope ``name`` (``version``): the same object for the same pair.
+
+        ``max_series`` is the default cap of its instruments (the Device's when None).
+        """
+        key = (name, version)
+        found = self._meters.get(key)
+        if found is None:
+            found = Meter(self.dictionary, name, version, self.max_series if max_series is None else max_series)
+            found = self._meters.setdefault(key, found)
+        return found
+
+    # ------------------------------------------------------------------------------------ collecting
+
+    def collect(self):
+        """Close the interval: encode the recorded series into a frame, append it to ``buffer``, return it.
+
+        Returns ``None`` (and the interval goes on) when nothing was recorded. A frame too large for the
+        buffer is counted as dropped (``too_large``) and also gives ``None``, as does one a full
+        ``reject_new`` buffer refused (counted ``buffer_full`` by the buffer).
+        """
+        lock = self._lock
+        lock.acquire()
+        try:
+            end_wall = wall_us()
+            end_ticks = ticks_us()
+            payload = self._build_payload()
+            if payload is None:
+                return None
+            start_wall = self._start_wall
+            # The wall clock when it was set for the whole interval and did not step back; else ticks.
+            if end_wall is not None and start_wall is not None and start_wall <= end_wall:
+                flags, start, end = 0, start_wall, end_wall
+            else:
+                flags, start, end = FLAG_CLOCK_TICKS, self._start_ticks, end_ticks
+            self._start_wall = end_wall
+            self._start_ticks = end_ticks
+            frame = encode_frame(payload, self.codec, self.compression, self.device_hash, self.epoch,
+                                 self.buffer.next_seq, start, end, flags)
+            try:
+                seq = self.buffer.append(frame)
+            except FrameTooLargeError:
+                self.count_drop("too_large", 1)
+                return None
+            return None if seq is None else frame
+        finally:
+            lock.release()
+
+    def _build_payload(self):
+        """``[dict_delta, points]`` of everything recorded since the last call (resetting it), or None."""
+        points = []
+        for inst in self.dictionary.instruments[:]:
+            inst._collect(points)
+        if not points:
+            return None
+        return [self.dictionary.delta(), points]
+
+    def dictionary_refresh_frame(self):
+        """A ``DICT_REFRESH`` frame holding the whole dictionary (wire format §3), for the uploader."""
+        return encode_frame([self.dictionary.refresh(), []], self.codec, self.compression, self.device_hash,
+                            self.epoch, 0, 0, 0, FLAG_DICT_REFRESH)
+
+    def uses_wall_clock(self):
+        """True when frames are stamped with the wall clock (it is set), False when with ticks."""
+        return wall_us() is not None
+
+    def count_drop(self, reason, n=1):
+        """Count ``n`` lost frames under ``reason`` (``litetel.device.frames.dropped``, wire format §2.3)."""
+        handle = self._drop_reasons.get(reason)
+        if handle is None:
+            handle = self._drop_reasons[reason] = self._dropped.bind({"reason": reason})
+        handle.add(n)
+
+    # ------------------------------------------------------------------------------------- uploading
+
+    @property
+    def uploader(self):
+        """The ``Uploader`` (created on first use), or None when the device has no endpoint or transport."""
+        if self._uploader is None and (self._endpoint or self._transport is not None):
+            from litetel.uploader import Uploader
+
+            lock = self._lock
+            lock.acquire()
+            try:
+                if self._uploader is None:
+                    self._uploader = Uploader(self, endpoint=self._endpoint, key=self._key,
+                                              transport=self._transport)
+            finally:
+                lock.release()
+        return self._uploader
+
+    def flush(self, timeout_s=None):
+        """Upload the buffered frames now (within ``timeout_s``); -> frames acknowledged (0 without uploader)."""
+        up = self.uploader
+        return 0 if up is None else up.flush(timeout_s)
+
+    def tick(self, timeout_s=0.5):
+        """Call often from the application's loop: collects once ``interval_s`` has passed since the last
+        collect, then lets the uploader send what is due, taking at most ``timeout_s``; -> frames acknowledged.
+        """
+        now = ticks_us()
+        if now - self._last_collect_ticks >= self.interval_s * 1000000:
+            self._last_collect_ticks = now
+            self.collect()
+        up = self.uploader
+        return 0 if up is None else up.tick(timeout_s)
+
+    def start(self, interval_s=None):
+        """Collect and upload from a background thread every ``interval_s`` (default: the device's).
+        CPython only; on MicroPython run ``litetel.aio.run(dev)`` or call ``tick()`` from the main loop."""
+        if self._runner is not None:
+            return self._runner
+        from litetel.background import start
+
+        if interval_s is not None:
+            self.interval_s = interval_s
+        self._runner = start(self, self.interval_s)
+        return self._runner
+
+    def stop(self):
+        """Stop the background thread; it collects and flushes one last time."""
+        runner = self._runner
+        if runner is not None:
+            self._runner = None
+            runner.stop()
+
+
+def _compression_names():
+    # Only those this interpreter can produce: asking for zstd on MicroPython fails at construction.
+    names = {}
+    for name, comp_id in _compression.NAMES.items():
+        if comp_id in _compression.available():
+            names[name] = comp_id
+    return names

@@ -1,0 +1,231 @@
+"""The series dictionary of one Device epoch (wire format §2.1): strings, scopes, instruments, series.
+
+Names, units and attributes travel once: each table is append-only, and every frame carries only the
+entries added since the previous frame (``delta()``). After the gateway lost them (``need_dict``) the
+uploader sends ``refresh()``: the whole dictionary, every base 0.
+
+Series entries are not stored here: an instrument's lookup dict already holds each series' canonical key
+tuple and id, and the dictionary reads them from there when it builds a delta (one tuple per series).
+
+    >>> d = Dictionary({"service.name": "demo"})
+    >>> d.sid("cpu")
+    2
+    >>> d.delta()[1]
+    ['service.name', 'demo', 'cpu']
+"""
+
+from litetel.accel import new_lock
+from litetel.errors import InstrumentError
+
+_INT64_MAX = (1 << 63) - 1
+_INT64_MIN = -(1 << 63)
+_STRING = 0
+_INT = 1
+_FLOAT = 2
+_BOOL = 3
+
+
+def _attr_value(k, v):
+    t = v.__class__
+    if t is str or t is bool:
+        return v
+    if t is int:
+        if not _INT64_MIN <= v <= _INT64_MAX:
+            raise InstrumentError("attribute %r: int %d outside int64" % (k, v))
+        return v
+    if t is float:
+        if v != v:
+            raise InstrumentError("attribute %r: NaN is not an attribute value" % k)
+        return v
+    # Subclasses (IntEnum, str enums) become their plain value, so the key compares and encodes plainly.
+    if isinstance(v, int):
+        return _attr_value(k, int(v))
+    if isinstance(v, float):
+        return _attr_value(k, float(v))
+    if isinstance(v, str):
+        return v[:]
+    raise InstrumentError("attribute %r: value must be str, int, float or bool, not %s" % (k, t.__name__))
+
+
+def canonical_key(attrs):
+    """The series key of an attribute dict: a flat tuple ``(k1, v1, k2, v2, ...)`` sorted by key.
+
+    Validates keys (non-empty str) and values (str, int64, non-NaN float, bool). Values equal in Python
+    (``1``, ``1.0``, ``True``) give equal keys: the first one seen fixes the series' attribute type.
+
+    >>> canonical_key({"b": 2, "a": "x"})
+    ('a', 'x', 'b', 2)
+    """
+    if not attrs:
+        if attrs is None or attrs.__class__ is dict:
+            return ()
+    try:
+        items = attrs.items()
+    except AttributeError:
+        raise InstrumentError("attributes must be a dict, not %s" % attrs.__class__.__name__)
+    pairs = []
+    for k, v in items:
+        if not isinstance(k, str) or not k:
+            raise InstrumentError("attribute keys must be non-empty str, got %r" % (k,))
+        pairs.append((k[:], _attr_value(k, v)))
+    pairs.sort()  # keys are unique, so values are never compared
+    flat = []
+    for k, v in pairs:
+        flat.append(k)
+        flat.append(v)
+    return tuple(flat)
+
+
+class Dictionary:
+    """Append-only tables of one epoch, and how much of them the previous frames already carried."""
+
+    def __init__(self, resource=None):
+        self.strings = []
+        self._sids = {}
+        self.scopes = []  # (name_sid, version_sid)
+        self._scope_ids = {}
+        self.instruments = []  # instrument objects, by instrument id
+        self.series_count = 0
+        self._lock = new_lock()
+        self._sent = (0, 0, 0, 0)  # table sizes the previous deltas covered
+        self._resource_sent = False
+        self._resource = canonical_key(resource)
+        self._intern_key(self._resource)
+
+    # ----------------------------------------------------------------------------------- growing
+
+    def sid(self, s):
+        """The id of string ``s`` in the string table, added when new."""
+        return self._intern(self.strings, self._sids, s)
+
+    def add_scope(self, name, version=""):
+        """The id of instrumentation scope ``(name, version)``, added when new."""
+        return self._intern(self.scopes, self._scope_ids, (self.sid(name), self.sid(version)))
+
+    def _intern(self, table, ids, entry):
+        i = ids.get(entry)
+        if i is None:
+            lock = self._lock
+            lock.acquire()
+            try:
+                i = ids.get(entry)  # another thread may have added it meanwhile
+                if i is None:
+                    i = len(table)
+                    table.append(entry)
+                    ids[entry] = i
+            finally:
+                lock.release()
+        return i
+
+    def add_instrument(self, inst):
+        """Register an instrument (its strings first, so any delta holding it holds them); its id."""
+        self.sid(inst.name)
+        self.sid(inst.unit)
+        self.sid(inst.description)
+        lock = self._lock
+        lock.acquire()
+        try:
+            self.instruments.append(inst)
+            return len(self.instruments) - 1
+        finally:
+            lock.release()
+
+    def new_series(self, key):
+        """A new series id for an instrument's series of canonical ``key`` (strings interned first)."""
+        self._intern_key(key)
+        lock = self._lock
+        lock.acquire()
+        try:
+            gid = self.series_count
+            self.series_count = gid + 1
+        finally:
+            lock.release()
+        return gid
+
+    def _intern_key(self, key):
+        for j in range(0, len(key), 2):
+            self.sid(key[j])
+            if key[j + 1].__class__ is str:
+                self.sid(key[j + 1])
+
+    # ----------------------------------------------------------------------------------- reading
+
+    def attrs(self, key):
+        """A canonical key as the wire's flat attribute list ``[key_sid * 4 + type, value, ...]``."""
+        sids = self._sids
+        out = []
+        for j in range(0, len(key), 2):
+            v = key[j + 1]
+            t = v.__class__
+            if t is str:
+                out.append(sids[key[j]] * 4 + _STRING)
+                out.append(sids[v])
+            else:
+                out.append(sids[key[j]] * 4 + (_BOOL if t is bool else _INT if t is int else _FLOAT))
+                out.append(v)
+        return out
+
+    def delta(self):
+        """Entries added since the previous ``delta()`` (the resource the first time), or ``None``.
+
+        Marks them sent: a frame that never reaches the gateway makes it answer ``need_dict`` later, and
+        the uploader then sends ``refresh()``.
+        """
+        out = self._tables(self._sent, not self._resource_sent)
+        if out is None:
+            return None
+        self._sent = (out[0] + len(out[1]), out[2] + len(out[3]), out[4] + len(out[5]), out[6] + len(out[7]))
+        self._resource_sent = True
+        return out
+
+    def refresh(self):
+        """The whole dictionary: every base 0, resource included."""
+        return self._tables((0, 0, 0, 0), True)
+
+    def _tables(self, bases, with_resource):
+        str_base, scope_base, inst_base, series_base = bases
+        # Read the tables newest-first (series, instruments, scopes, strings): an entry's strings, scope
+        # and instrument are always added before it, so every entry sent refers to entries also sent.
+        n_series = self.series_count
+        series = self._series_entries(series_base, n_series)
+        insts = self.instruments[inst_base:]
+        scopes = self.scopes[scope_base:]
+        resource = self.attrs(self._resource) if with_resource else None
+        strings = self.strings[str_base:]
+        if not (strings or scopes or insts or series or with_resource):
+            return None
+        return [
+            str_base, strings,
+            scope_base, [list(s) for s in scopes],
+            inst_base, [self._instrument_entry(i) for i in insts],
+            series_base, series,
+            resource,
+        ]  # fmt: skip
+
+    def _instrument_entry(self, inst):
+        bounds = inst.boundaries
+        return [
+            inst.scope_id,
+            self._sids[inst.name],
+            inst.kind,
+            self._sids[inst.unit],
+            self._sids[inst.description],
+            None if bounds is None else [float(b) for b in bounds],
+        ]
+
+    def _series_entries(self, first, end):
+        if first >= end:
+            return []
+        found = []
+        for inst in self.instruments[:]:
+            for gid, key in inst._series_since(first):
+                if gid < end:
+                    found.append((gid, inst.id, key))
+        if len(found) != end - first:
+            raise InstrumentError("dictionary: series %d..%d incomplete (%d found)" % (first, end, len(found)))
+        found.sort(key=_first)
+        return [[inst_id, self.attrs(key)] for _, inst_id, key in found]
+
+
+def _first(entry):
+    return entry[0]

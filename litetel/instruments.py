@@ -1,0 +1,535 @@
+"""Instruments and their series handles: ``Counter``, ``UpDownCounter``, ``Gauge``, ``Histogram``.
+
+An instrument keeps one *series* per distinct attribute set, up to ``max_series``; past that, measurements
+go to one overflow series whose only attribute is ``otel.metric.overflow=True`` (OTel "Cardinality limits").
+Values live in ``array`` columns (one slot per series) grown a few series at a time, and are aggregated as
+deltas: ``collect()`` reads and resets every series recorded in the interval.
+
+``bind(attrs)`` returns the series handle, the hot path: on MicroPython an integer ``add``/``set``/``record``
+through it allocates nothing (safe in an interrupt handler), on CPython it takes the instrument's lock so
+threads lose no update.
+
+    >>> from litetel.device import Device
+    >>> meter = Device("doc-1").meter("demo")
+    >>> hits = meter.counter("cache.hits", unit="{hit}")
+    >>> hits.add(2, {"cache": "l1"})
+    >>> l1 = hits.bind({"cache": "l1"})
+    >>> l1.add(1)
+"""
+
+import struct
+from array import array
+
+from litetel.accel import MICROPYTHON, new_lock
+from litetel.dictionary import canonical_key
+from litetel.errors import InstrumentError
+
+try:
+    from bisect import bisect_left as _bisect  # C on CPython
+except ImportError:  # MicroPython
+
+    def _bisect(seq, v):
+        # First index whose boundary is >= v; a while loop over ints allocates nothing on MicroPython.
+        lo = 0
+        hi = len(seq)
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if seq[mid] < v:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+
+COUNTER = 0
+UPDOWN_COUNTER = 1
+GAUGE = 2
+HISTOGRAM = 3
+
+DEFAULT_BOUNDARIES = (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000)
+OVERFLOW_KEY = ("otel.metric.overflow", True)
+
+# The range of an array('l') element on this port: 64-bit here, 32-bit on most microcontrollers. An integer
+# sum leaving it spills into an exact Python int (MicroPython's struct/array would silently truncate it).
+_LMAX = (1 << (8 * struct.calcsize("l") - 1)) - 1
+_LMIN = -_LMAX - 1
+_GROW = 4  # series slots added per growth step: a 64 KB heap cannot afford max_series up front
+_CACHE_SIZE = 2 if MICROPYTHON else 8  # attrs-dict → handle fast path entries per instrument
+
+
+# ------------------------------------------------------------------------------------------ validation
+
+
+def as_number(v, name):
+    """``v`` as a plain finite-or-not int/float, or InstrumentError. ``True``/``False`` are refused: a bool
+    passed as a measurement is almost always a bug (pass 1/0 explicitly)."""
+    t = v.__class__
+    if t is int or t is float:
+        return v
+    if isinstance(v, bool):
+        raise InstrumentError("%s: bool is not a measurement (pass 1 or 0)" % name)
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return float(v)
+    raise InstrumentError("%s: measurement must be int or float, not %s" % (name, t.__name__))
+
+
+def finite(v):
+    return v - v == 0  # false for NaN and +-inf
+
+
+def _floor(b):
+    n = int(b)
+    return n - 1 if n > b else n
+
+
+# ------------------------------------------------------------------------------------------ instruments
+
+
+class _Instrument:
+    """Series bookkeeping shared by every kind: attrs → series index, cardinality cap, growth, collect."""
+
+    kind = -1
+
+    def __init__(self, dictionary, scope_id, name, unit, description, max_series):
+        self.name = name
+        self.unit = unit
+        self.description = description
+        self.max_series = max_series
+        self.scope_id = scope_id
+        self._dictionary = dictionary
+        self._lock = new_lock()
+        self._index = {}  # canonical key -> local series index (the key tuple is the dictionary's too)
+        self._gids = array("I")  # local series index -> device-wide series id
+        self._dirty = bytearray()  # per series: recorded in this interval
+        self._count = 0  # series created
+        self._cap = 0  # series slots allocated
+        self._capped = 0  # distinct attribute sets created, overflow series excluded
+        self._cache = {}
+        self.id = dictionary.add_instrument(self)
+
+    def __repr__(self):
+        return "<%s %s: %d series>" % (self.__class__.__name__, self.name, self._count)
+
+    @property
+    def boundaries(self):
+        return None
+
+    def bind(self, attrs=None):
+        """The handle of the series for ``attrs`` (created on first use; the overflow series past the cap)."""
+        return self._handle_class(self, self._series_index(attrs))
+
+    def _handle(self, attrs):
+        # Fast path for unbound calls: a dict seen recently (by identity, checked by equality: it may
+        # have been mutated, or its id reused) skips building the canonical key.
+        e = self._cache.get(id(attrs))
+        if e is None or e[0] != attrs:
+            h = self.bind(attrs)
+            cache = self._cache
+            if len(cache) >= _CACHE_SIZE:
+                cache.clear()
+            e = (None if attrs is None else dict(attrs), h)
+            cache[id(attrs)] = e
+        return e[1]
+
+    def _series_index(self, attrs):
+        key = canonical_key(attrs)
+        local = self._index.get(key)
+        if local is not None:
+            return local
+        lock = self._lock
+        lock.acquire()
+        try:
+            local = self._index.get(key)  # another thread may have created it meanwhile
+            if local is None:
+                if self._capped < self.max_series and key != OVERFLOW_KEY:
+                    self._capped += 1
+                else:
+                    key = OVERFLOW_KEY
+                    local = self._index.get(key)
+                if local is None:
+                    local = self._new_series(key)
+        finally:
+            lock.release()
+        return local
+
+    def _new_series(self, key):
+        local = self._count
+        if local == self._cap:
+            self._grow(_GROW)
+            self._cap += _GROW
+        self._gids.append(self._dictionary.new_series(key))
+        self._index[key] = local
+        self._count = local + 1
+        return local
+
+    def _grow(self, n):
+        self._dirty.extend(bytes(n))
+
+    def _series_since(self, first_gid):
+        """``[(series_id, key), ...]`` of this instrument's series with id >= ``first_gid``."""
+        self._lock.acquire()
+        try:
+            gids = self._gids
+            return [(gids[local], key) for key, local in self._index.items() if gids[local] >= first_gid]
+        finally:
+            self._lock.release()
+
+    def _collect(self, out):
+        """Append ``series_id, value`` of every series recorded since the last call, and reset them."""
+        self._lock.acquire()
+        try:
+            dirty = self._dirty
+            gids = self._gids
+            for i in range(self._count):
+                if dirty[i]:
+                    out.append(gids[i])
+                    out.append(self._take(i, dirty[i]))
+                    dirty[i] = 0
+        finally:
+            self._lock.release()
+
+    def _spill(self, i, s):
+        # An integer sum past the array('l') range: keep it exactly in a Python int (rare, allocates).
+        spill = self._spilled
+        if spill is None:
+            spill = self._spilled = {}
+        spill[i] = spill.get(i, 0) + s
+
+    def _take_spill(self, i):
+        spill = self._spilled
+        if spill is None:
+            return 0
+        return spill.pop(i, 0)
+
+
+class _Scalar(_Instrument):
+    """One int and (from the first float on) one float column: the storage of sums and gauges."""
+
+    def __init__(self, *args):
+        self._ints = array("l")
+        self._floats = None
+        self._spilled = None
+        _Instrument.__init__(self, *args)
+
+    def _grow(self, n):
+        _Instrument._grow(self, n)
+        self._ints.extend(array("l", [0] * n))
+        if self._floats is not None:
+            self._floats.extend(array("d", [0.0] * n))
+
+    def _need_floats(self):
+        # Float columns are created on the first float measurement: integer-only instruments never pay.
+        if self._floats is None:
+            self._floats = array("d", [0.0] * self._cap)
+        return self._floats
+
+
+# ---------------------------------------------------------------------------------------------- sums
+
+
+class _Handle:
+    """One series of an instrument: the columns it writes, held directly (no attribute chains)."""
+
+    __slots__ = ("_inst", "_i", "_lock", "_dirty", "_ints")
+
+    def __init__(self, inst, i):
+        self._inst = inst
+        self._i = i
+        self._lock = inst._lock
+        self._dirty = inst._dirty
+        self._ints = inst._ints
+
+    def __repr__(self):
+        return "<%s of %s #%d>" % (self.__class__.__name__, self._inst.name, self._i)
+
+
+class SumHandle(_Handle):
+    """A series of a ``Counter`` or ``UpDownCounter``: ``add(n=1)``."""
+
+    __slots__ = ("_floor",)
+
+    def __init__(self, inst, i):
+        _Handle.__init__(self, inst, i)
+        self._floor = inst._floor
+
+    def add(self, n=1):
+        """Add ``n`` (int or float; counters refuse negatives). ``ok.add(1)``"""
+        if n.__class__ is int and n >= self._floor:
+            i = self._i
+            a = self._ints
+            self._lock.acquire()
+            s = a[i] + n
+            if _LMIN <= s <= _LMAX:
+                a[i] = s
+            else:
+                a[i] = 0
+                self._inst._spill(i, s)
+            self._dirty[i] = 1
+            self._lock.release()
+        else:
+            self._inst._add_other(self._i, n)
+
+
+class _Sum(_Scalar):
+    _handle_class = SumHandle
+    _floor = _LMIN - 1
+
+    def add(self, n=1, attrs=None):
+        """Add ``n`` to the series of ``attrs``: ``requests.add(1, {"http.route": "/api"})``."""
+        self._handle(attrs).add(n)
+
+    def _add_other(self, i, n):
+        v = as_number(n, self.name)
+        if not finite(v):
+            raise InstrumentError("%s: %r is not a finite number" % (self.name, v))
+        if v < 0 and self._floor == 0:
+            raise InstrumentError("%s: a counter only increases, got %r" % (self.name, v))
+        if v.__class__ is int:
+            return SumHandle(self, i).add(v)
+        lock = self._lock
+        lock.acquire()
+        try:
+            floats = self._need_floats()
+            floats[i] += v
+            self._dirty[i] = 1
+        finally:
+            lock.release()
+
+    def _take(self, i, _dirty):
+        v = self._ints[i]
+        self._ints[i] = 0
+        if self._spilled is not None:
+            v += self._take_spill(i)
+        if self._floats is not None:  # once a float was added, the instrument reports floats
+            v += self._floats[i]
+            self._floats[i] = 0.0
+        return v
+
+
+class Counter(_Sum):
+    """A monotonic sum: ``counter.add(n, attrs)`` with ``n >= 0``; sent as the delta of each interval."""
+
+    kind = COUNTER
+    _floor = 0
+
+
+class UpDownCounter(_Sum):
+    """A non-monotonic sum: ``active.add(1)`` … ``active.add(-1)``; sent as the delta of each interval."""
+
+    kind = UPDOWN_COUNTER
+
+
+# --------------------------------------------------------------------------------------------- gauge
+
+_GAUGE_INT = 1
+_GAUGE_FLOAT = 2
+
+
+class GaugeHandle(_Handle):
+    """A series of a ``Gauge``: ``set(v)``."""
+
+    __slots__ = ()
+
+    def set(self, v):
+        """Set the value (int or float; NaN refused). ``temp.bind({"sensor": "cpu"}).set(40)``"""
+        if v.__class__ is int and _LMIN <= v <= _LMAX:
+            i = self._i
+            self._lock.acquire()
+            self._ints[i] = v
+            self._dirty[i] = _GAUGE_INT
+            self._lock.release()
+        else:
+            self._inst._set_other(self._i, v)
+
+
+class Gauge(_Scalar):
+    """The last value set in each interval: ``temp.set(41.5, {"sensor": "cpu"})``."""
+
+    kind = GAUGE
+    _handle_class = GaugeHandle
+
+    def set(self, v, attrs=None):
+        """Set the series of ``attrs`` to ``v``."""
+        self._handle(attrs).set(v)
+
+    def _set_other(self, i, v):
+        v = as_number(v, self.name)
+        if v != v:
+            raise InstrumentError("%s: NaN is not a gauge value" % self.name)
+        if v.__class__ is int:
+            if _LMIN <= v <= _LMAX:
+                return GaugeHandle(self, i).set(v)
+            v = float(v)  # beyond this port's int column: the nearest float
+        lock = self._lock
+        lock.acquire()
+        try:
+            self._need_floats()[i] = v
+            self._dirty[i] = _GAUGE_FLOAT
+        finally:
+            lock.release()
+
+    def _take(self, i, dirty):
+        if dirty == _GAUGE_INT:
+            return self._ints[i]
+        return self._floats[i]
+
+
+# ----------------------------------------------------------------------------------------- histogram
+
+_HAS_INT = 1
+_HAS_FLOAT = 2
+
+
+class HistogramHandle(_Handle):
+    """A series of a ``Histogram``: ``record(v)``."""
+
+    __slots__ = ("_base", "_ibounds", "_buckets", "_imin", "_imax")
+
+    def __init__(self, inst, i):
+        _Handle.__init__(self, inst, i)  # _ints: the sum of the integer measurements
+        self._base = i * inst._nbuckets
+        self._ibounds = inst._ibounds
+        self._buckets = inst._buckets
+        self._imin = inst._imin
+        self._imax = inst._imax
+
+    def record(self, v):
+        """Record one measurement (int or float, finite). ``latency.bind(attrs).record(0.012)``"""
+        if v.__class__ is int and _LMIN <= v <= _LMAX:
+            # Integer boundaries are the floors of the real ones: for an int v, v <= b iff v <= floor(b),
+            # so an int never meets a float (floats allocate on MicroPython).
+            b = self._base + _bisect(self._ibounds, v)
+            i = self._i
+            self._lock.acquire()
+            self._buckets[b] += 1
+            s = self._ints[i] + v
+            if _LMIN <= s <= _LMAX:
+                self._ints[i] = s
+            else:
+                self._ints[i] = 0
+                self._inst._spill(i, s)
+            d = self._dirty
+            if d[i] & _HAS_INT:
+                if v < self._imin[i]:
+                    self._imin[i] = v
+                elif v > self._imax[i]:
+                    self._imax[i] = v
+            else:
+                self._imin[i] = v
+                self._imax[i] = v
+                d[i] |= _HAS_INT
+            self._lock.release()
+        else:
+            self._inst._record_other(self._i, v)
+
+
+class Histogram(_Instrument):
+    """Bucket counts, count, sum, min and max per interval: ``latency.record(0.012, attrs)``.
+
+    Bucket ``i`` counts ``boundaries[i-1] < v <= boundaries[i]``; there are ``len(boundaries) + 1``.
+    """
+
+    kind = HISTOGRAM
+    _handle_class = HistogramHandle
+
+    def __init__(self, dictionary, scope_id, name, unit, description, max_series, boundaries=DEFAULT_BOUNDARIES):
+        self._bounds = boundaries
+        self._ibounds = tuple(_floor(b) for b in self._bounds)
+        self._nbuckets = len(self._bounds) + 1
+        self._buckets = array("l")
+        self._ints = array("l")
+        self._imin = array("l")
+        self._imax = array("l")
+        self._floats = None  # sum, min, max of float measurements: 3 float slots per series
+        self._spilled = None
+        _Instrument.__init__(self, dictionary, scope_id, name, unit, description, max_series)
+
+    @property
+    def boundaries(self):
+        return self._bounds
+
+    def record(self, v, attrs=None):
+        """Record ``v`` into the series of ``attrs``."""
+        self._handle(attrs).record(v)
+
+    def _grow(self, n):
+        _Instrument._grow(self, n)
+        self._buckets.extend(array("l", [0] * (n * self._nbuckets)))
+        for col in (self._ints, self._imin, self._imax):
+            col.extend(array("l", [0] * n))
+        if self._floats is not None:
+            self._floats.extend(array("d", [0.0] * (3 * n)))
+
+    def _need_floats(self):
+        if self._floats is None:
+            self._floats = array("d", [0.0] * (3 * self._cap))
+        return self._floats
+
+    def _record_other(self, i, v):
+        v = as_number(v, self.name)
+        if not finite(v):
+            raise InstrumentError("%s: %r is not a finite number" % (self.name, v))
+        if v.__class__ is int:  # beyond this port's int column
+            v = float(v)
+        b = i * self._nbuckets + _bisect(self._bounds, v)
+        lock = self._lock
+        lock.acquire()
+        try:
+            f = self._need_floats()
+            j = 3 * i
+            self._buckets[b] += 1
+            f[j] += v
+            d = self._dirty
+            if d[i] & _HAS_FLOAT:
+                if v < f[j + 1]:
+                    f[j + 1] = v
+                if v > f[j + 2]:
+                    f[j + 2] = v
+            else:
+                f[j + 1] = v
+                f[j + 2] = v
+                d[i] |= _HAS_FLOAT
+        finally:
+            lock.release()
+
+    def _take(self, i, dirty):
+        nb = self._nbuckets
+        base = i * nb
+        buckets = self._buckets
+        first = -1
+        last = 0
+        count = 0
+        for b in range(nb):
+            c = buckets[base + b]
+            if c:
+                if first < 0:
+                    first = b
+                last = b
+                count += c
+        point = [count, 0, 0, 0, first]
+        for b in range(first, last + 1):
+            point.append(buckets[base + b])
+            buckets[base + b] = 0
+        if dirty & _HAS_INT:
+            total = self._ints[i]
+            if self._spilled is not None:
+                total += self._take_spill(i)
+            lo = self._imin[i]
+            hi = self._imax[i]
+            self._ints[i] = 0
+        if dirty & _HAS_FLOAT:
+            f = self._floats
+            j = 3 * i
+            if dirty & _HAS_INT:
+                total += f[j]
+                lo = min(lo, f[j + 1])
+                hi = max(hi, f[j + 2])
+            else:
+                total, lo, hi = f[j], f[j + 1], f[j + 2]
+            f[j] = 0.0
+        point[1] = total
+        point[2] = lo
+        point[3] = hi
+        return point
