@@ -199,6 +199,8 @@ class Dictionary:
             news.append((base, entries))
         strings = self._check_strings(news[0], limits)
         n_strings = len(self.strings) + len(strings)
+        if n_strings > limits.max_strings:
+            raise Reject("limit_strings", "%d strings" % n_strings)
         scopes = self._merge(self.scopes, news[1], lambda e: self._scope(e, n_strings, limits))
         n_scopes = len(self.scopes) + len(scopes)
         if n_scopes > limits.max_scopes:
