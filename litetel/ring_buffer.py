@@ -7,9 +7,8 @@
         send(frame)
     buf.ack(seq)                     # frees every frame with seq <= seq
 
-The file layout, the recovery on open and the write pattern are specified in docs/wire-format.md §5.
-Runs on MicroPython. The source is kept lean on purpose: compiling it from source on a 64 KB heap is the
-budget (every statement costs parse-tree RAM at import).
+File layout, recovery and write pattern: docs/wire-format.md §5. Kept lean: MicroPython compiles it at
+import, and every statement costs parse-tree RAM (the budget is a 64 KB heap).
 """
 
 import binascii
@@ -30,7 +29,7 @@ _CHUNK = 512  # bytes read at a time while scanning: bounded RAM on small device
 
 
 def _crc_ok(data, n):
-    """True when the n-byte record at the start of `data` ends with the crc32 of the bytes before it."""
+    # True when the n-byte record at the start of `data` ends with the crc32 of the bytes before it
     return len(data) >= n and struct.unpack_from(">I", data, n - 4)[0] == binascii.crc32(data[: n - 4])
 
 
@@ -44,13 +43,9 @@ def _zeros(n):
 
 
 class RingBuffer:
-    """Frames waiting for acknowledgement, oldest first, in a fixed amount of RAM or flash.
+    """Frames awaiting acknowledgement, oldest first, in fixed RAM or flash. policy: "drop_oldest"|"reject_new".
 
-    Read-only attributes: `next_seq` (the seq the next frame must carry), `pending` (frames held), `used`
-    (their bytes), `capacity`, `acked` (highest seq acknowledged, never goes back), `dropped` (frames dropped
-    so far), `corrupt` (frames found missing or damaged when a file was reopened).
-    `policy`: "drop_oldest" (default) frees the oldest frames when a new one does not fit, "reject_new"
-    refuses the new one (`append` returns None). Each drop also calls `on_drop("buffer_full", n)`.
+    Read-only: next_seq, pending (frames), used (bytes), capacity, acked, dropped, corrupt (lost at reopen).
     """
 
     def __init__(self, capacity=8192, path=None, policy="drop_oldest"):
@@ -79,16 +74,19 @@ class RingBuffer:
             self._open()
 
     def append(self, frame):
-        """Store a complete, intact frame carrying `next_seq`; returns its seq, or None when rejected (full).
-
-        >>> buf.append(pack_frame(0, 0, 0, dev_hash, epoch, buf.next_seq, start, end, payload))
-        """
+        """Store an intact frame carrying next_seq -> its seq, or None when full and rejected."""
         seq = _frame_seq(frame)
         n = len(frame)
-        if n > self.capacity - self._start:
-            raise FrameTooLargeError("a %d-byte frame does not fit in %d data bytes" % (n, self.capacity - self._start))
+        # A file verifies the CRC: a damaged frame would otherwise vanish at the next reopen. In RAM the check
+        # would allocate per append (memoryview slices); the gateway still rejects a bad CRC, counted.
+        if self._file is not None and not _crc_matches(frame):
+            raise FrameError("frame seq %d fails its CRC" % seq)
+        room = self.capacity - self._start
+        if n > room:
+            raise FrameTooLargeError("a %d-byte frame does not fit in %d data bytes" % (n, room))
         lost = 0
-        with self._lock:
+        self._lock.acquire()  # not `with`: MicroPython's no-op lock allocates in __exit__(*exc)
+        try:
             if seq != self.next_seq:
                 raise ValueError("frame carries seq %d but the buffer's next_seq is %d" % (seq, self.next_seq))
             off = self._place(n)
@@ -105,18 +103,18 @@ class RingBuffer:
                 self._write(off, frame)
                 self._index(off, seq, n)
             self.dropped += lost
+        finally:
+            self._lock.release()
         if lost and self.on_drop is not None:
             self.on_drop("buffer_full", lost)
         return seq
 
     def read(self, max_bytes=16384, max_frames=32):
-        """[(seq, frame_bytes), ...] oldest first, within max_bytes (always at least one) and max_frames.
-
-        Nothing is removed: frames stay held until `ack`.
-        """
+        """[(seq, frame_bytes), ...] oldest first; at least one even over max_bytes. Removes nothing."""
         out = []
         total = 0
-        with self._lock:
+        self._lock.acquire()
+        try:
             for i in range(min(self.pending, max_frames)):
                 k = (self._first + i) % len(self._offs)
                 n = self._lens[k]
@@ -124,17 +122,22 @@ class RingBuffer:
                     break
                 out.append((self._seqs[k], self._read(self._offs[k], n)))
                 total += n
+        finally:
+            self._lock.release()
         return out
 
     def ack(self, seq):
-        """Free every frame with seq <= `seq`; a file buffer persists this before returning. Going back is a no-op."""
-        with self._lock:
+        """Free every frame with seq <= `seq` (persisted before returning)."""
+        self._lock.acquire()
+        try:
             seq = min(seq, self.next_seq - 1)
             if seq > self.acked:
                 while self.pending and self._seqs[self._first] <= seq:
                     self._pop()
                 self.acked = seq
                 self._save()
+        finally:
+            self._lock.release()
 
     def close(self):
         if self._file is not None:
@@ -146,7 +149,7 @@ class RingBuffer:
             self.path or "RAM", self.capacity, self.pending, self.used, self.next_seq)
 
     def _place(self, n):
-        """Offset where n bytes fit without dropping anything, else -1. Frames never straddle the region's end."""
+        """Where n bytes fit without dropping, else -1. Frames never straddle the end."""
         t = self._tail
         if not self.pending:
             return t if t + n <= self.capacity else self._start
@@ -158,7 +161,6 @@ class RingBuffer:
         return t if t < h and t + n <= h else -1  # t == h with frames held: the circle is full
 
     def _index(self, off, seq, n):
-        """Record the frame at `off` as the newest held."""
         size = len(self._offs)
         if self.pending == size:
             new = min(2 * size, self._limit)
@@ -203,8 +205,8 @@ class RingBuffer:
         return self._file.read(n)
 
     def _save(self):
-        """Write the state slot (acked, floor) into both copies, one after the other: a torn write or a flipped
-        bit damages at most one. floor: the lowest seq still held; everything below is acked or dropped."""
+        # Both copies, one after the other: a torn write or a flipped bit damages at most one.
+        # floor: the lowest seq still held; everything below is acked or dropped.
         if self._file is not None:
             floor = self._seqs[self._first] if self.pending else self.next_seq
             slot = _with_crc(struct.pack(">II", self.acked, floor))
@@ -212,7 +214,7 @@ class RingBuffer:
                 self._write(at, slot)
 
     def _open(self):
-        """Open or create the file and recover its frames (wire-format §5.3)."""
+        # Open or create the file and recover its frames (wire-format §5.3).
         try:
             self._file = open(self.path, "r+b")
         except OSError:
@@ -241,8 +243,8 @@ class RingBuffer:
         self._rebuild(floor, *found)
 
     def _scan(self, floor, limit):
-        """Every intact frame with seq >= floor in [data offset, limit): a full scan trusts no pointer. The limit
-        covers an old, larger capacity too, so a shrunk buffer's next_seq still passes every seq the file held."""
+        # Every intact frame with seq >= floor before `limit`: a full scan trusts no pointer. The limit covers
+        # an old, larger capacity too, so a shrunk buffer's next_seq still passes every seq the file held.
         offs, seqs, lens = array("I"), array("I"), array("I")
         pos = self._start
         while pos + HEADER <= limit:
@@ -263,8 +265,8 @@ class RingBuffer:
         return offs, seqs, lens
 
     def _rebuild(self, floor, offs, seqs, lens):
-        """Index the scanned frames in seq order. Live frames lie one after another around the circle from the
-        oldest; a frame that breaks this (or lies past a shrunk capacity) is damage."""
+        # Index the frames in seq order. Live frames lie one after another around the circle from the oldest;
+        # a frame that breaks this (or lies past a shrunk capacity) is damage.
         region = self.capacity - self._start
         base = reach = top = 0
         for i in sorted(range(len(seqs)), key=lambda j: seqs[j]):
@@ -280,7 +282,7 @@ class RingBuffer:
         self._save()
 
     def _intact_at(self, off, floor, limit):
-        """(seq, length) of the intact frame at `off` when its seq >= floor, else None."""
+        # (seq, length) of the intact frame at `off` when its seq >= floor, else None
         head = self._read(off, HEADER)
         if len(head) < HEADER:
             return None
@@ -300,25 +302,30 @@ class RingBuffer:
         return (seq, n) if running == crc else None
 
 
+def _u32(b, i):
+    # big-endian u32 without the tuple struct.unpack_from allocates
+    return (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]
+
+
 def _frame_seq(frame):
-    """The seq of a complete, intact frame; FrameError for anything else (the buffer never stores damage)."""
+    # The seq of a whole v1 frame, else FrameError. Reads bytes one by one: nothing allocated.
     n = len(frame)
-    if n < HEADER or frame[:3] != _MAGIC:
+    if n < HEADER or frame[0] != 76 or frame[1] != 84 or frame[2] != 1:  # b"LT", version 1
         raise FrameError("not a litetel v1 frame (%d bytes)" % n)
     if frame[3] & 2:
         raise FrameError("a DICT_REFRESH frame is never stored in a ring buffer")
-    seq, = struct.unpack_from(">I", frame, 20)
-    plen, crc = struct.unpack_from(">II", frame, 40)
-    if n != HEADER + plen:
-        raise FrameError("frame is %d bytes but its header says %d" % (n, HEADER + plen))
+    if n != HEADER + _u32(frame, 40):
+        raise FrameError("frame is %d bytes but its header says %d" % (n, HEADER + _u32(frame, 40)))
+    return _u32(frame, 20)
+
+
+def _crc_matches(frame):
     mv = memoryview(frame)
-    if binascii.crc32(mv[HEADER:], binascii.crc32(mv[:44])) != crc:
-        raise FrameError("frame seq %d fails its CRC" % seq)
-    return seq
+    return binascii.crc32(mv[HEADER:], binascii.crc32(mv[:44])) == _u32(frame, 44)
 
 
 def _file_capacity(head):
-    """The capacity recorded in an intact file header, else None."""
+    # The capacity recorded in an intact file header, else None
     if not _crc_ok(head, 20):
         return None
     magic, version, capacity, data_offset = struct.unpack_from(_HEADER_FMT, head, 0)
