@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 from email.utils import formatdate
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -176,6 +177,58 @@ def test_https_verifies_the_server_with_the_given_context(cert, transport):
         assert status == 201 and reply.endswith(b"tls|secret frames")
         with pytest.raises(OSError):  # the default context does not trust a self-signed certificate
             transport(url, {"X-Test": "tls"}, b"x", 5)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+MP_CLIENT = """
+import sys
+from litetel.transport import socket_transport
+url, ca = sys.argv[1], sys.argv[2]
+ctx = None
+if url.startswith("https") and ca != "-":
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    with open(ca) as f:
+        import binascii
+        pem = f.read()
+        b64 = "".join(l for l in pem.splitlines() if l and not l.startswith("-----"))
+        ctx.load_verify_locations(cadata=binascii.a2b_base64(b64))
+status, headers, body = socket_transport(url + "/chunked", {"X-Test": "mp"}, b"frames" * 1000, 5, ssl_context=ctx)
+print(status, headers["x-reply"], body == b"POST /chunked mp|" + b"frames" * 1000)
+try:
+    socket_transport(url + "/slow", {"X-Test": "mp"}, b"x", 0.3, ssl_context=ctx)
+    print("no timeout")
+except OSError:
+    print("timed out")
+"""
+
+
+def run_on_micropython(interpreter, tmp_path, *args):
+    script = tmp_path / "mp_client.py"
+    script.write_text(MP_CLIENT)
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([interpreter, "-X", "heapsize=256K", str(script)] + [str(a) for a in args],
+                         capture_output=True, text=True, timeout=60, cwd=repo,
+                         env={"MICROPYPATH": ".frozen:" + str(repo)})
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split("\n")
+
+
+def test_socket_transport_on_real_micropython(micropython, echo, tmp_path):
+    assert run_on_micropython(micropython, tmp_path, echo, "-")[:2] == ["201 yes True", "timed out"]
+
+
+def test_socket_transport_tls_on_real_micropython(micropython, cert, tmp_path):
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(*cert)
+    server = serve(server_ctx)
+    url = "https://127.0.0.1:%d" % server.server_address[1]
+    try:
+        assert run_on_micropython(micropython, tmp_path, url, cert[0])[:2] == ["201 yes True", "timed out"]
+        assert run_on_micropython(micropython, tmp_path, url, "-")[0] == "201 yes True"  # encrypted, unverified
     finally:
         server.shutdown()
         server.server_close()
