@@ -150,9 +150,9 @@ class DrainLoop:
             if settled is None:
                 await self.source.wait_for_data(1.0)
 
-    async def export_one(self):
+    async def export_one(self, sleep=True):
         """Export the oldest batch once. None: queue empty; True: settled (acked or dead-lettered);
-        False: will be retried (after the backoff, which this call has already slept)."""
+        False: to be retried (after the backoff, which this call has already slept when ``sleep``)."""
         batch = await self.source.read_batch(self.batch_points)
         if batch is None:
             return None
@@ -180,34 +180,25 @@ class DrainLoop:
         self.metrics.export_requests.labels("retry").inc()
         delay = backoff_delay(self.failures, self.base_backoff_s, self.max_backoff_s, result.retry_after_s)
         log.warning("export failed (attempt %d, retry in %.1fs): %s", self.failures, delay, result.message)
-        await self._sleep(delay)
+        if sleep:
+            await self._sleep(delay)
         return False
 
     async def flush(self, deadline_s):
-        """Export until the queue is empty or ``deadline_s`` (monotonic) passes; used at shutdown.
-        Returns True when the queue was emptied."""
-        while time.monotonic() < deadline_s:
+        """Export until the queue is empty, an attempt fails, or ``deadline_s`` (time.monotonic) passes;
+        used at shutdown, after :meth:`stop`. Returns True when the queue was emptied."""
+        while True:
             remaining = deadline_s - time.monotonic()
+            if remaining <= 0:
+                return False
             try:
-                settled = await asyncio.wait_for(self._flush_step(), remaining)
+                settled = await asyncio.wait_for(self.export_one(sleep=False), remaining)
             except asyncio.TimeoutError:
                 return False
             if settled is None:
                 return True
             if settled is False:
                 return False  # the receiver is failing: do not hold shutdown for it, the queue is on disk
-        return False
-
-    async def _flush_step(self):
-        batch = await self.source.read_batch(self.batch_points)
-        if batch is None:
-            return None
-        result = await self.exporter.export_metrics(batch.request)
-        if result.ok:
-            await self.source.ack(batch)
-            self.metrics.points_out.inc(batch.n_points - result.rejected_points)
-            return True
-        return False
 
     async def _sleep(self, seconds):
         try:
