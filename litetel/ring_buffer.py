@@ -144,6 +144,12 @@ class RingBuffer:
             self._file.close()
             self._file = None
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
     def __repr__(self):
         return "<RingBuffer %s capacity=%d pending=%d used=%d next_seq=%d>" % (
             self.path or "RAM", self.capacity, self.pending, self.used, self.next_seq)
