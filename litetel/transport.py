@@ -168,6 +168,19 @@ def _dechunk(data):
         pos = start + size + 2
 
 
+def _reply_complete(raw):
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        return False
+    head = raw[:end].lower()
+    at = head.find(b"\r\ncontent-length:")
+    if at >= 0:
+        eol = head.find(b"\r\n", at + 2)
+        n = int(head[at + 17 : eol if eol >= 0 else len(head)].strip())
+        return len(raw) >= end + 4 + n
+    return head.find(b"transfer-encoding: chunked") >= 0 and raw.endswith(b"\r\n0\r\n\r\n")
+
+
 def parse_response(raw):
     """Split a whole HTTP/1.x response into ``(status, headers with lowercase keys, body)``; OSError if cut.
 
@@ -232,6 +245,10 @@ def socket_transport(url, headers, body, timeout_s, ssl_context=None, max_reply_
             size += len(chunk)
             if size > max_reply_bytes:
                 raise OSError("reply larger than %d bytes" % max_reply_bytes)
+            if len(chunks) > 1:
+                chunks = [b"".join(chunks)]
+            if _reply_complete(chunks[0]):  # do not wait for the close of a server that keeps the link open
+                break
         return parse_response(b"".join(chunks))
     except (ValueError, UnicodeError) as e:  # garbled reply: a link failure, not a crash
         raise OSError("bad HTTP reply: %r" % (e,))

@@ -232,3 +232,27 @@ def test_socket_transport_tls_on_real_micropython(micropython, cert, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_socket_transport_returns_when_the_reply_is_complete_even_if_the_server_keeps_the_link_open():
+    listener = socket.create_server(("127.0.0.1", 0))
+    released = threading.Event()
+
+    def serve_one():
+        conn, _ = listener.accept()
+        data = b""
+        while b"\r\n\r\nbody" not in data:
+            data += conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{\"a\":1}")
+        released.wait(5)  # ignores "Connection: close" and keeps the link open
+        conn.close()
+
+    threading.Thread(target=serve_one, daemon=True).start()
+    try:
+        started = time.monotonic()
+        url = "http://127.0.0.1:%d/v1/frames" % listener.getsockname()[1]
+        assert socket_transport(url, {}, b"body", 4) == (200, {"content-length": "7"}, b'{"a":1}')
+        assert time.monotonic() - started < 2  # did not wait for the close (or the 4 s timeout)
+    finally:
+        released.set()
+        listener.close()
