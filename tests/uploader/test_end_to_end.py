@@ -2,6 +2,7 @@
 and the totals in the gateway's /metrics view equal what the device recorded."""
 
 import re
+import time
 
 import pytest
 from support.gateway import TEST_DEVICE_ID, TEST_DEVICE_KEY
@@ -67,3 +68,18 @@ def test_wrong_key_keeps_frames_and_backs_off(make_gateway):
     assert dev.flush() == 0
     assert dev.buffer.pending == 1 and not dev.uploader.ready()
     assert re.match(r"auth 40[13]", dev.uploader.last_error)
+
+
+def test_background_thread_with_real_device_and_gateway(make_gateway):
+    gw = make_gateway()
+    dev = Device(TEST_DEVICE_ID, endpoint=gw.url, key=bytes.fromhex(TEST_DEVICE_KEY),
+                 buffer=RingBuffer(capacity=65536))
+    hits = dev.meter("e2e").counter("e2e.hits").bind({"k": "v"})
+    dev.start(interval_s=0.05)
+    for _ in range(40):
+        hits.add(1)
+        time.sleep(0.005)
+    dev.stop()  # collects the rest and flushes it
+    assert dev.buffer.pending == 0
+    text = gw.get("/metrics")[1].decode()
+    assert prom_value(text, "e2e_hits_total", k="v", device_id=TEST_DEVICE_ID) == 40
