@@ -19,12 +19,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `support` and `faults`, whatever the import mode
 
-from faults.proxy import FaultProxy  # noqa: E402
-from support.gateway import TEST_DEVICE_ID, TEST_DEVICE_KEY, GatewayProcess  # noqa: E402
-from support.micropython import find_micropython, micropython_required  # noqa: E402
-from support.processes import ServiceUnavailable, kill_all  # noqa: E402
-from support.prometheus import PrometheusProcess  # noqa: E402
-from support.rotel import RotelProcess  # noqa: E402
+from faults.proxy import FaultProxy
+from support.gateway import TEST_DEVICE_ID, TEST_DEVICE_KEY, GatewayProcess
+from support.micropython import find_micropython, micropython_required
+from support.processes import ServiceUnavailable, kill_all
+from support.prometheus import PrometheusProcess
+from support.rotel import RotelProcess
+
 
 def _start_or_skip(factory):
     try:
@@ -116,7 +117,9 @@ def micropython():
     """Path of the MicroPython interpreter (``$LITETEL_MICROPYTHON``, ``.venv-mpy``, or PATH)."""
     interpreter = find_micropython()
     if interpreter is None:
-        reason = "MICROPYTHON NOT FOUND: set LITETEL_MICROPYTHON, run `make test`, or put `micropython` on PATH"
+        reason = (
+            "MICROPYTHON NOT FOUND: set LITETEL_MICROPYTHON, run `make test`, or put `micropython` on PATH"
+        )
         if micropython_required():
             pytest.fail(reason + " (required under CI / LITETEL_REQUIRE_MICROPYTHON=1)", pytrace=False)
         pytest.skip(reason)

@@ -5,7 +5,6 @@ skip elsewhere (`make test` installs it in .venv-mpy); the ``micropython`` fixtu
 """
 
 import pytest
-
 from support.micropython import mp_test_scripts, run_script
 
 SCRIPTS = mp_test_scripts()

@@ -19,14 +19,17 @@ def test_the_suite_has_the_smoke_script():
 
 
 def test_pass_needs_exit_zero_and_a_last_ok_line(micropython, tmp_path):
-    ok = run_script(micropython, _script(tmp_path, "from mpcheck import check, done\ncheck(1 == 1)\ndone()\n"))
+    ok = run_script(
+        micropython, _script(tmp_path, "from mpcheck import check, done\ncheck(1 == 1)\ndone()\n")
+    )
     assert ok.passed and ok.last_line == "OK 1 checks", ok.report()
 
     no_ok = run_script(micropython, _script(tmp_path, "print('finished')\n"))
     assert no_ok.returncode == 0 and not no_ok.passed
 
     failing = run_script(
-        micropython, _script(tmp_path, "from mpcheck import check_eq\ncheck_eq(1 + 1, 3, 'adds')\nprint('OK')\n")
+        micropython,
+        _script(tmp_path, "from mpcheck import check_eq\ncheck_eq(1 + 1, 3, 'adds')\nprint('OK')\n"),
     )
     assert failing.returncode == 1 and not failing.passed
     assert "got 2, expected 3" in failing.report()

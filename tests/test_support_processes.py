@@ -7,7 +7,6 @@ import sys
 import urllib.request
 
 import pytest
-
 from support import processes
 from support.gateway import write_keys
 from support.ports import free_port, port_open, wait_for
@@ -73,15 +72,14 @@ def test_a_service_that_dies_at_start_reports_its_log(tmp_path):
 
 
 def test_stop_escalates_to_sigkill_and_kill_all_sweeps(tmp_path):
-    stubborn = spawn(
-        [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-         "print('up', flush=True); time.sleep(60)"],
-        tmp_path / "stubborn.log",
-    )  # fmt: skip
+    ignore_sigterm = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
+    stubborn = spawn([sys.executable, "-c", ignore_sigterm], tmp_path / "stubborn.log")
     wait_for(lambda: "up" in (tmp_path / "stubborn.log").read_text(), 10)
     assert stop_process(stubborn, timeout_s=0.3) == -signal.SIGKILL
 
-    left = [spawn([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "s.log") for _ in range(2)]
+    left = [
+        spawn([sys.executable, "-c", "import time; time.sleep(60)"], tmp_path / "s.log") for _ in range(2)
+    ]
     assert kill_all() == 2
     assert all(p.poll() is not None for p in left)
     assert processes._LIVE == set()
@@ -107,7 +105,7 @@ def test_kill_reaches_the_whole_process_group(tmp_path):
 
 
 def test_keys_file_is_private_toml(tmp_path):
-    path = write_keys(tmp_path / "keys.toml", {"sat-7": "00ff", "sat-\"8\"": b"\x01\x02"})
+    path = write_keys(tmp_path / "keys.toml", {"sat-7": "00ff", 'sat-"8"': b"\x01\x02"})
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     assert tomllib.loads(path.read_text()) == {"devices": {"sat-7": "00ff", 'sat-"8"': "0102"}}

@@ -1,7 +1,6 @@
 """The Prometheus fixture: a real server scrapes a prometheus_client endpoint and answers PromQL."""
 
 import pytest
-
 from support.ports import free_port
 
 prometheus_client = pytest.importorskip("prometheus_client")
@@ -14,7 +13,7 @@ def exporter():
     registry = prometheus_client.CollectorRegistry()
     counter = prometheus_client.Counter("litetel_test_frames", "frames", ["device"], registry=registry)
     port = free_port()
-    server, thread = prometheus_client.start_http_server(port, addr="127.0.0.1", registry=registry)
+    server, _ = prometheus_client.start_http_server(port, addr="127.0.0.1", registry=registry)
     yield port, counter
     server.shutdown()
     server.server_close()

@@ -5,14 +5,13 @@ import time
 import urllib.request
 
 import pytest
-
 from support.rotel import total
 from support.rotel_log import DebugLogParser, parse_value
 
 pb_metrics = pytest.importorskip("opentelemetry.proto.metrics.v1.metrics_pb2")
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest  # noqa: E402
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest  # noqa: E402
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 DELTA = pb_metrics.AGGREGATION_TEMPORALITY_DELTA
 CUMULATIVE = pb_metrics.AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -41,13 +40,17 @@ def _metrics_request(device="sat-7", requests=(("/a", 42), ("/b", 8)), temporali
     counter = sm.metrics.add(name="requests.total", unit="{request}", description="requests served")
     counter.sum.aggregation_temporality, counter.sum.is_monotonic = temporality, True
     for route, value in requests:
-        point = counter.sum.data_points.add(start_time_unix_nano=now - 10**9, time_unix_nano=now, as_int=value)
+        point = counter.sum.data_points.add(
+            start_time_unix_nano=now - 10**9, time_unix_nano=now, as_int=value
+        )
         _attrs(point.attributes, route=route, ok=True)
     gauge = sm.metrics.add(name="temperature", unit="Cel")
     gauge.gauge.data_points.add(time_unix_nano=now, as_double=-3.25)
     hist = sm.metrics.add(name="latency", unit="s")
     hist.histogram.aggregation_temporality = temporality
-    point = hist.histogram.data_points.add(start_time_unix_nano=now - 10**9, time_unix_nano=now, count=5, sum=2.5)
+    point = hist.histogram.data_points.add(
+        start_time_unix_nano=now - 10**9, time_unix_nano=now, count=5, sum=2.5
+    )
     point.min, point.max = 0.1, 1.2
     point.explicit_bounds.extend([0.5, 1.0])
     point.bucket_counts.extend([2, 2, 1])
@@ -59,7 +62,9 @@ def _post(url, message, compress=False):
     headers = {"Content-Type": "application/x-protobuf"}
     if compress:
         body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
-    with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=5) as response:
+    with urllib.request.urlopen(
+        urllib.request.Request(url, data=body, headers=headers), timeout=5
+    ) as response:
         return response.status
 
 
@@ -74,7 +79,12 @@ def test_metric_points_are_parsed_field_by_field(rotel):
     a, b = by_metric["requests.total"]
     assert (a.value, a.attributes, b.value) == (42, {"route": "/a", "ok": True}, 8)
     assert a.resource == {"service.name": "fleet", "device.id": "sat-7"}
-    assert (a.scope, a.scope_version, a.unit, a.description) == ("litetel.test", "1.0", "{request}", "requests served")
+    assert (a.scope, a.scope_version, a.unit, a.description) == (
+        "litetel.test",
+        "1.0",
+        "{request}",
+        "requests served",
+    )
     assert (a.type, a.temporality, a.monotonic) == ("sum", "delta", True)
     assert (a.start_ns, a.time_ns) == (now - 10**9, now)
 

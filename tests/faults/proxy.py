@@ -90,7 +90,9 @@ class FaultProxy:
     def start(self):
         """Start listening (in a background thread); returns self."""
         ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(ready,), name="fault-proxy-%d" % self.port, daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name="fault-proxy-%d" % self.port, daemon=True
+        )
         self._thread.start()
         if not ready.wait(10):
             raise RuntimeError("fault proxy did not start")
@@ -149,7 +151,12 @@ class FaultProxy:
     def __repr__(self):
         active = {k: v for k, v in self.shares.items() if v}
         return "<FaultProxy :%d → %s:%d faults=%s delay=%sms offline=%s>" % (
-            self.port, self.target_host, self.target_port, active, self.delay_ms, self.offline
+            self.port,
+            self.target_host,
+            self.target_port,
+            active,
+            self.delay_ms,
+            self.offline,
         )
 
     # -- the loop thread
@@ -167,7 +174,9 @@ class FaultProxy:
 
     async def _listen(self):
         if self._server is None:
-            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+            self._server = await asyncio.start_server(
+                self._handle, "127.0.0.1", self.port, reuse_address=True
+            )
             self.port = self._server.sockets[0].getsockname()[1]
 
     async def _unlisten(self):

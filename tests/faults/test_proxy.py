@@ -8,9 +8,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from support.ports import wait_for
 
 from faults.proxy import FaultProxy
-from support.ports import wait_for
 
 
 class _Echo(socketserver.BaseRequestHandler):

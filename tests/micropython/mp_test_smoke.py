@@ -4,8 +4,7 @@ import sys
 
 from mpcheck import check, check_eq, done, raises
 
-import litetel.accel as accel
-import litetel.errors as errors
+from litetel import accel, errors
 
 check_eq(sys.implementation.name, "micropython", "runs on MicroPython")
 check(accel.MICROPYTHON, "accel detects MicroPython")

@@ -34,7 +34,9 @@ def raises(exc_type, fn, *args, **kwargs):
         fn(*args, **kwargs)
     except exc_type as exc:
         return exc
-    raise CheckFailed("FAIL #%d: %s did not raise %s" % (_count[0], getattr(fn, "__name__", fn), exc_type.__name__))
+    raise CheckFailed(
+        "FAIL #%d: %s did not raise %s" % (_count[0], getattr(fn, "__name__", fn), exc_type.__name__)
+    )
 
 
 def count():

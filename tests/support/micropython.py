@@ -38,9 +38,10 @@ def find_micropython():
 
 def micropython_required():
     """True under CI or LITETEL_REQUIRE_MICROPYTHON=1: a missing interpreter is then a failure, not a skip."""
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get(
-        "LITETEL_REQUIRE_MICROPYTHON"
-    ) == "1"
+    return (
+        os.environ.get("CI", "").lower() in ("1", "true", "yes")
+        or os.environ.get("LITETEL_REQUIRE_MICROPYTHON") == "1"
+    )
 
 
 def script_heapsize(path):
@@ -74,7 +75,12 @@ class ScriptResult:
 
     def report(self):
         return "%s (heapsize %s) exited %s, last line %r\n--- stdout ---\n%s\n--- stderr ---\n%s" % (
-            self.script.name, self.heapsize, self.returncode, self.last_line, self.stdout, self.stderr
+            self.script.name,
+            self.heapsize,
+            self.returncode,
+            self.last_line,
+            self.stdout,
+            self.stderr,
         )
 
 
@@ -91,10 +97,15 @@ def run_script(interpreter, script, heapsize=None, timeout_s=TIMEOUT_S, extra_en
             capture_output=True,
             timeout=timeout_s,
             stdin=subprocess.DEVNULL,
+            check=False,
         )
     except subprocess.TimeoutExpired as exc:
         out = (exc.stdout or b"").decode(errors="replace")
         return ScriptResult(script, heapsize, None, out, "timed out after %ds" % timeout_s)
     return ScriptResult(
-        script, heapsize, done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace")
+        script,
+        heapsize,
+        done.returncode,
+        done.stdout.decode(errors="replace"),
+        done.stderr.decode(errors="replace"),
     )

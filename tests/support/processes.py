@@ -142,10 +142,13 @@ class ServiceProcess:
             wait_for(self._ready_or_dead, timeout_s, message="%s to become ready" % self.name)
         except TimeoutError:
             self.kill()
-            raise RuntimeError("%s not ready after %.0fs; log tail:\n%s" % (self.name, timeout_s, self.log_tail()))
+            raise RuntimeError(
+                "%s not ready after %.0fs; log tail:\n%s" % (self.name, timeout_s, self.log_tail())
+            )
         if not self.running:
             raise RuntimeError(
-                "%s exited with %s during start; log tail:\n%s" % (self.name, self.proc.returncode, self.log_tail())
+                "%s exited with %s during start; log tail:\n%s"
+                % (self.name, self.proc.returncode, self.log_tail())
             )
         return self
 
@@ -194,4 +197,3 @@ class ServiceProcess:
     def __repr__(self):
         state = "running pid %d" % self.proc.pid if self.running else "stopped"
         return "<%s %s, log %s>" % (type(self).__name__, state, self.log_path)
-

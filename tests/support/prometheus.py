@@ -87,7 +87,9 @@ class PrometheusProcess(ServiceProcess):
         status, body = self._get("/api/v1/query", {"query": promql})
         reply = json.loads(body)
         if status != 200 or reply.get("status") != "success":
-            raise RuntimeError("prometheus query %r failed (%d): %s" % (promql, status, reply.get("error", reply)))
+            raise RuntimeError(
+                "prometheus query %r failed (%d): %s" % (promql, status, reply.get("error", reply))
+            )
         return reply["data"]["result"]
 
     def query_value(self, promql):
@@ -110,10 +112,12 @@ class PrometheusProcess(ServiceProcess):
         try:
             wait_for(check, timeout_s, interval_s=0.25)
         except TimeoutError:
-            raise TimeoutError("prometheus: %r gave %r for %.0fs" % (promql, last[0] if last else None, timeout_s))
+            raise TimeoutError(
+                "prometheus: %r gave %r for %.0fs" % (promql, last[0] if last else None, timeout_s)
+            )
         return last[0]
 
     def targets(self):
         """Active scrape targets with their health (``up``/``down``) and last error."""
-        status, body = self._get("/api/v1/targets")
+        _, body = self._get("/api/v1/targets")
         return json.loads(body)["data"]["activeTargets"]

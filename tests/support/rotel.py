@@ -28,7 +28,9 @@ def rotel_agent_path():
     try:
         import rotel
     except ImportError:
-        raise ServiceUnavailable("the Python package 'rotel' is not installed (pip install rotel; make test does)")
+        raise ServiceUnavailable(
+            "the Python package 'rotel' is not installed (pip install rotel; make test does)"
+        )
     agent = Path(rotel.__file__).parent / "rotel-agent"
     if not agent.exists():
         raise ServiceUnavailable("rotel is installed but has no rotel-agent binary at %s" % agent)
@@ -39,7 +41,7 @@ def check_rotel_runs():
     """Raise ``ServiceUnavailable`` with the reason (e.g. missing libpython3.11) if rotel-agent cannot start."""
     agent = rotel_agent_path()
     try:
-        out = subprocess.run([str(agent), "--version"], capture_output=True, timeout=20)
+        out = subprocess.run([str(agent), "--version"], capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ServiceUnavailable("rotel-agent cannot run: %s" % exc)
     if out.returncode != 0:
@@ -79,7 +81,11 @@ def total(points, metric_name, **attrs):
     result = 0
     latest = {}  # cumulative series → its newest point
     for point in points:
-        if point.metric != metric_name or point.type not in ("sum", "histogram") or not _matches(point, attrs):
+        if (
+            point.metric != metric_name
+            or point.type not in ("sum", "histogram")
+            or not _matches(point, attrs)
+        ):
             continue
         if point.temporality == "cumulative":
             key = _series_key(point)
@@ -164,12 +170,15 @@ class RotelProcess(ServiceProcess):
     def wait_for_points(self, predicate, timeout_s=10.0):
         """Poll until ``predicate(points)`` is truthy; returns the points. ``TimeoutError`` names what came."""
         try:
-            wait_for(lambda: predicate(self.points()), timeout_s, message="rotel points matching the predicate")
+            wait_for(
+                lambda: predicate(self.points()), timeout_s, message="rotel points matching the predicate"
+            )
         except TimeoutError:
             points = self.points()
             names = sorted({p.metric for p in points})
             raise TimeoutError(
-                "rotel: no match after %.1fs; %d points received, metrics %s" % (timeout_s, len(points), names)
+                "rotel: no match after %.1fs; %d points received, metrics %s"
+                % (timeout_s, len(points), names)
             )
         return self.points()
 

@@ -348,7 +348,9 @@ class DebugLogParser:
                 return
             exp = _EXP_BUCKET.match(line)
             if exp:
-                point.exp_buckets.append((parse_number(exp.group(2)), parse_number(exp.group(3)), int(exp.group(5))))
+                point.exp_buckets.append(
+                    (parse_number(exp.group(2)), parse_number(exp.group(3)), int(exp.group(5)))
+                )
                 return
             quantile = _QUANTILE.match(line)
             if quantile:
