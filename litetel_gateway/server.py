@@ -137,9 +137,10 @@ class Gateway:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                    shutdown_timeout=c.shutdown_timeout_s)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, c.host, c.port, shutdown_timeout=c.shutdown_timeout_s)
+        site = web.TCPSite(self.runner, c.host, c.port)
         await site.start()
         self.port = self.runner.addresses[0][1]
         log.info("litetel gateway listening on http://%s:%d (%d device keys, data in %s, queue %d frames)",
