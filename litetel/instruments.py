@@ -53,6 +53,8 @@ OVERFLOW_KEY = ("otel.metric.overflow", True)
 # sum leaving it spills into an exact Python int (MicroPython's struct/array would silently truncate it).
 _LMAX = (1 << (8 * struct.calcsize("l") - 1)) - 1
 _LMIN = -_LMAX - 1
+_INT64_MAX = (1 << 63) - 1
+_INT64_MIN = -(1 << 63)
 _GROW = 4  # series slots added per growth step: a 64 KB heap cannot afford max_series up front
 _CACHE_SIZE = 2 if MICROPYTHON else 8  # attrs-dict → handle fast path entries per instrument
 
@@ -120,18 +122,18 @@ class _Instrument:
         """The handle of the series for ``attrs`` (created on first use; the overflow series past the cap)."""
         return self._handle_class(self, self._series_index(attrs))
 
-    def _handle(self, attrs):
-        # Fast path for unbound calls: a dict seen recently (by identity, checked by equality: it may
-        # have been mutated, or its id reused) skips building the canonical key.
-        e = self._cache.get(id(attrs))
-        if e is None or e[0] != attrs:
-            h = self.bind(attrs)
-            cache = self._cache
-            if len(cache) >= _CACHE_SIZE:
-                cache.clear()
-            e = (None if attrs is None else dict(attrs), h)
-            cache[id(attrs)] = e
-        return e[1]
+    # Unbound calls look up ``self._cache`` first: a dict seen recently (by identity, checked by equality:
+    # it may have been mutated, or its id reused) skips building the canonical key. Inlined in
+    # add/set/record, as a call costs as much as the lookup.
+
+    def _cache_miss(self, attrs):
+        handle = self.bind(attrs)  # validates attrs first
+        e = (None if attrs is None else dict(attrs), handle)
+        cache = self._cache
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[id(attrs)] = e
+        return e
 
     def _series_index(self, attrs):
         key = canonical_key(attrs)
@@ -197,11 +199,13 @@ class _Instrument:
             spill = self._spilled = {}
         spill[i] = spill.get(i, 0) + s
 
-    def _take_spill(self, i):
+    def _with_spill(self, i, v):
+        # v plus what spilled: exact, but the wire carries int64, so a larger sum goes as a float.
         spill = self._spilled
-        if spill is None:
-            return 0
-        return spill.pop(i, 0)
+        if spill is None or i not in spill:
+            return v
+        v += spill.pop(i)
+        return v if _INT64_MIN <= v <= _INT64_MAX else float(v)
 
 
 class _Scalar(_Instrument):
@@ -278,7 +282,10 @@ class _Sum(_Scalar):
 
     def add(self, n=1, attrs=None):
         """Add ``n`` to the series of ``attrs``: ``requests.add(1, {"http.route": "/api"})``."""
-        self._handle(attrs).add(n)
+        e = self._cache.get(id(attrs))
+        if e is None or e[0] != attrs:
+            e = self._cache_miss(attrs)
+        e[1].add(n)
 
     def _add_other(self, i, n):
         v = as_number(n, self.name)
@@ -300,8 +307,7 @@ class _Sum(_Scalar):
     def _take(self, i, _dirty):
         v = self._ints[i]
         self._ints[i] = 0
-        if self._spilled is not None:
-            v += self._take_spill(i)
+        v = self._with_spill(i, v)
         if self._floats is not None:  # once a float was added, the instrument reports floats
             v += self._floats[i]
             self._floats[i] = 0.0
@@ -330,45 +336,54 @@ _GAUGE_FLOAT = 2
 class GaugeHandle(_Handle):
     """A series of a ``Gauge``: ``set(v)``."""
 
-    __slots__ = ()
+    __slots__ = ("_floats",)
+
+    def __init__(self, inst, i):
+        _Handle.__init__(self, inst, i)
+        self._floats = inst._floats
 
     def set(self, v):
         """Set the value (int or float; NaN refused). ``temp.bind({"sensor": "cpu"}).set(40)``"""
-        if v.__class__ is int and _LMIN <= v <= _LMAX:
-            i = self._i
-            self._lock.acquire()
-            self._ints[i] = v
-            self._dirty[i] = _GAUGE_INT
-            self._lock.release()
+        t = v.__class__
+        if t is int and _LMIN <= v <= _LMAX:
+            col = self._ints
+            kind = _GAUGE_INT
+        elif t is float and v == v:
+            col = self._floats
+            kind = _GAUGE_FLOAT
         else:
-            self._inst._set_other(self._i, v)
+            return self._inst._set_other(self._i, v)
+        i = self._i
+        self._lock.acquire()
+        col[i] = v
+        self._dirty[i] = kind
+        self._lock.release()
 
 
 class Gauge(_Scalar):
-    """The last value set in each interval: ``temp.set(41.5, {"sensor": "cpu"})``."""
+    """The last value set in each interval: ``temp.set(41.5, {"sensor": "cpu"})``. NaN is refused."""
 
     kind = GAUGE
     _handle_class = GaugeHandle
 
+    def __init__(self, *args):
+        _Scalar.__init__(self, *args)
+        self._floats = array("d")  # gauges are often floats: their column always exists
+
     def set(self, v, attrs=None):
         """Set the series of ``attrs`` to ``v``."""
-        self._handle(attrs).set(v)
+        e = self._cache.get(id(attrs))
+        if e is None or e[0] != attrs:
+            e = self._cache_miss(attrs)
+        e[1].set(v)
 
     def _set_other(self, i, v):
         v = as_number(v, self.name)
         if v != v:
             raise InstrumentError("%s: NaN is not a gauge value" % self.name)
-        if v.__class__ is int:
-            if _LMIN <= v <= _LMAX:
-                return GaugeHandle(self, i).set(v)
+        if v.__class__ is int and not _LMIN <= v <= _LMAX:
             v = float(v)  # beyond this port's int column: the nearest float
-        lock = self._lock
-        lock.acquire()
-        try:
-            self._need_floats()[i] = v
-            self._dirty[i] = _GAUGE_FLOAT
-        finally:
-            lock.release()
+        GaugeHandle(self, i).set(v)
 
     def _take(self, i, dirty):
         if dirty == _GAUGE_INT:
@@ -385,44 +400,50 @@ _HAS_FLOAT = 2
 class HistogramHandle(_Handle):
     """A series of a ``Histogram``: ``record(v)``."""
 
-    __slots__ = ("_base", "_ibounds", "_buckets", "_imin", "_imax")
+    __slots__ = ("_base", "_buckets", "_icols", "_fcols")
 
     def __init__(self, inst, i):
-        _Handle.__init__(self, inst, i)  # _ints: the sum of the integer measurements
+        _Handle.__init__(self, inst, i)
         self._base = i * inst._nbuckets
-        self._ibounds = inst._ibounds
         self._buckets = inst._buckets
-        self._imin = inst._imin
-        self._imax = inst._imax
+        self._icols = inst._icols
+        self._fcols = inst._fcols
 
     def record(self, v):
         """Record one measurement (int or float, finite). ``latency.bind(attrs).record(0.012)``"""
-        if v.__class__ is int and _LMIN <= v <= _LMAX:
-            # Integer boundaries are the floors of the real ones: for an int v, v <= b iff v <= floor(b),
-            # so an int never meets a float (floats allocate on MicroPython).
-            b = self._base + _bisect(self._ibounds, v)
-            i = self._i
-            self._lock.acquire()
-            self._buckets[b] += 1
-            s = self._ints[i] + v
-            if _LMIN <= s <= _LMAX:
-                self._ints[i] = s
-            else:
-                self._ints[i] = 0
-                self._inst._spill(i, s)
-            d = self._dirty
-            if d[i] & _HAS_INT:
-                if v < self._imin[i]:
-                    self._imin[i] = v
-                elif v > self._imax[i]:
-                    self._imax[i] = v
-            else:
-                self._imin[i] = v
-                self._imax[i] = v
-                d[i] |= _HAS_INT
-            self._lock.release()
+        # Ints and floats have their own columns (boundaries, sum, min, max): an int never meets a float,
+        # which would allocate on MicroPython.
+        t = v.__class__
+        if t is int and _LMIN <= v <= _LMAX:
+            cols = self._icols
+            kind = _HAS_INT
+        elif t is float and v - v == 0.0:
+            cols = self._fcols
+            kind = _HAS_FLOAT
         else:
-            self._inst._record_other(self._i, v)
+            return self._inst._record_other(self._i, v)
+        b = self._base + _bisect(cols[0], v)
+        i = self._i
+        sums = cols[1]
+        self._lock.acquire()
+        self._buckets[b] += 1
+        s = sums[i] + v
+        if _LMIN <= s <= _LMAX:
+            sums[i] = s
+        else:
+            sums[i] = 0
+            self._inst._spill(i, s)
+        d = self._dirty
+        if d[i] & kind:
+            if v < cols[2][i]:
+                cols[2][i] = v
+            elif v > cols[3][i]:
+                cols[3][i] = v
+        else:
+            cols[2][i] = v
+            cols[3][i] = v
+            d[i] |= kind
+        self._lock.release()
 
 
 class Histogram(_Instrument):
@@ -436,13 +457,14 @@ class Histogram(_Instrument):
 
     def __init__(self, dictionary, scope_id, name, unit, description, max_series, boundaries=DEFAULT_BOUNDARIES):
         self._bounds = boundaries
-        self._ibounds = tuple(_floor(b) for b in self._bounds)
-        self._nbuckets = len(self._bounds) + 1
+        self._nbuckets = len(boundaries) + 1
         self._buckets = array("l")
         self._ints = array("l")
-        self._imin = array("l")
-        self._imax = array("l")
-        self._floats = None  # sum, min, max of float measurements: 3 float slots per series
+        self._floats = array("d")
+        # (boundaries, sum, min, max) per measurement type. The int boundaries are the floors of the real
+        # ones: for an int v, v <= b exactly when v <= floor(b).
+        self._icols = (tuple(_floor(b) for b in boundaries), self._ints, array("l"), array("l"))
+        self._fcols = (tuple(float(b) for b in boundaries), self._floats, array("d"), array("d"))
         self._spilled = None
         _Instrument.__init__(self, dictionary, scope_id, name, unit, description, max_series)
 
@@ -452,47 +474,26 @@ class Histogram(_Instrument):
 
     def record(self, v, attrs=None):
         """Record ``v`` into the series of ``attrs``."""
-        self._handle(attrs).record(v)
+        e = self._cache.get(id(attrs))
+        if e is None or e[0] != attrs:
+            e = self._cache_miss(attrs)
+        e[1].record(v)
 
     def _grow(self, n):
         _Instrument._grow(self, n)
         self._buckets.extend(array("l", [0] * (n * self._nbuckets)))
-        for col in (self._ints, self._imin, self._imax):
+        for col in self._icols[1:]:
             col.extend(array("l", [0] * n))
-        if self._floats is not None:
-            self._floats.extend(array("d", [0.0] * (3 * n)))
-
-    def _need_floats(self):
-        if self._floats is None:
-            self._floats = array("d", [0.0] * (3 * self._cap))
-        return self._floats
+        for col in self._fcols[1:]:
+            col.extend(array("d", [0.0] * n))
 
     def _record_other(self, i, v):
         v = as_number(v, self.name)
         if not finite(v):
             raise InstrumentError("%s: %r is not a finite number" % (self.name, v))
-        if v.__class__ is int:  # beyond this port's int column
-            v = float(v)
-        b = i * self._nbuckets + _bisect(self._bounds, v)
-        lock = self._lock
-        lock.acquire()
-        try:
-            f = self._need_floats()
-            j = 3 * i
-            self._buckets[b] += 1
-            f[j] += v
-            d = self._dirty
-            if d[i] & _HAS_FLOAT:
-                if v < f[j + 1]:
-                    f[j + 1] = v
-                if v > f[j + 2]:
-                    f[j + 2] = v
-            else:
-                f[j + 1] = v
-                f[j + 2] = v
-                d[i] |= _HAS_FLOAT
-        finally:
-            lock.release()
+        if v.__class__ is int and not _LMIN <= v <= _LMAX:
+            v = float(v)  # beyond this port's int column
+        HistogramHandle(self, i).record(v)
 
     def _take(self, i, dirty):
         nb = self._nbuckets
@@ -508,28 +509,17 @@ class Histogram(_Instrument):
                     first = b
                 last = b
                 count += c
-        point = [count, 0, 0, 0, first]
+        point = [count, 0, first]
         for b in range(first, last + 1):
             point.append(buckets[base + b])
             buckets[base + b] = 0
-        if dirty & _HAS_INT:
-            total = self._ints[i]
-            if self._spilled is not None:
-                total += self._take_spill(i)
-            lo = self._imin[i]
-            hi = self._imax[i]
-            self._ints[i] = 0
-        if dirty & _HAS_FLOAT:
-            f = self._floats
-            j = 3 * i
-            if dirty & _HAS_INT:
-                total += f[j]
-                lo = min(lo, f[j + 1])
-                hi = max(hi, f[j + 2])
-            else:
-                total, lo, hi = f[j], f[j + 1], f[j + 2]
-            f[j] = 0.0
-        point[1] = total
-        point[2] = lo
-        point[3] = hi
+        total = 0
+        lo = hi = None
+        for kind, cols in ((_HAS_INT, self._icols), (_HAS_FLOAT, self._fcols)):
+            if dirty & kind:
+                total += cols[1][i]
+                cols[1][i] = 0
+                lo = cols[2][i] if lo is None else min(lo, cols[2][i])
+                hi = cols[3][i] if hi is None else max(hi, cols[3][i])
+        point[1:2] = [self._with_spill(i, total), lo, hi]
         return point
