@@ -1,0 +1,74 @@
+"""A real ``litetel.device.Device`` (encoder, dictionary, ring buffer, uploader, HTTP transport) → the gateway
+process → real rotel: every instrument kind arrives with the recorded values, and a gateway that lost its
+state answers ``need_dict`` and is healed by the device's dictionary refresh."""
+
+import pytest
+from support.gateway import TEST_DEVICE_ID, TEST_DEVICE_KEY
+
+from litetel.device import Device
+from litetel.ring_buffer import RingBuffer
+
+
+def make_device(url, codec="msgpack", compression="auto"):
+    return Device(TEST_DEVICE_ID, endpoint=url, key=bytes.fromhex(TEST_DEVICE_KEY), codec=codec,
+                  compression=compression, buffer=RingBuffer(capacity=1 << 16),
+                  resource={"service.name": "e2e", "host.arch": "xtensa"})
+
+
+@pytest.mark.parametrize("codec, compression", [("msgpack", "zstd"), ("cbor", "deflate"), ("msgpack", "none")])
+def test_every_instrument_kind_arrives_in_rotel(make_gateway, rotel, codec, compression):
+    gateway = make_gateway(otlp_endpoint=rotel.http_endpoint)
+    dev = make_device(gateway.url, codec, compression)
+    meter = dev.meter("e2e.meter", "2.0")
+    requests = meter.counter("e2e.requests", unit="{request}")
+    depth = meter.updown_counter("e2e.queue.depth")
+    temperature = meter.gauge("e2e.temperature", unit="Cel")
+    latency = meter.histogram("e2e.latency", unit="ms", boundaries=(10, 100))
+    values = [5, 50, 500, 7]
+    for v in values:
+        requests.add(2, {"route": "/a"})
+        latency.record(v, {"route": "/a"})
+    depth.add(3)
+    depth.add(-1)
+    temperature.set(41.5)
+    dev.collect()
+    requests.add(1, {"route": "/b"})
+    dev.collect()
+    assert dev.flush() == 2
+
+    rotel.wait_for_total("e2e.requests", 9, timeout_s=15)
+    assert rotel.total("e2e.requests", route="/a") == 8 and rotel.total("e2e.requests", route="/b") == 1
+    rotel.wait_for_total("e2e.latency", 4, timeout_s=15)
+    (h,) = rotel.points("e2e.latency")
+    assert (h.count, h.sum, h.min, h.max) == (4, 562, 5, 500)
+    assert h.bounds == [10, 100] and h.bucket_counts == [2, 1, 1]
+    (d,) = rotel.points("e2e.queue.depth")
+    assert d.value == 2 and d.monotonic is False
+    (t,) = rotel.points("e2e.temperature")
+    assert t.value == 41.5 and t.type == "gauge"
+    p = rotel.points("e2e.requests")[0]
+    assert p.scope == "e2e.meter" and p.scope_version == "2.0" and p.unit == "{request}"
+    assert p.resource == {"service.name": "e2e", "host.arch": "xtensa", "device.id": TEST_DEVICE_ID}
+    assert p.start_ns <= p.time_ns
+
+
+def test_a_gateway_that_lost_its_state_is_healed_by_a_dictionary_refresh(make_gateway, tmp_path, rotel):
+    first = make_gateway(data_dir=tmp_path / "first")
+    dev = make_device(first.url)
+    requests = dev.meter("e2e").counter("e2e.requests")
+    requests.add(4, {"route": "/a"})
+    dev.collect()
+    assert dev.flush() == 1
+    first.stop()
+    # a new gateway with an empty database on the same address: the device's next frame has no dictionary
+    second = make_gateway(data_dir=tmp_path / "second", otlp_endpoint=rotel.http_endpoint, start=False)
+    second.port = first.port
+    second.start()
+    requests.add(6, {"route": "/a"})
+    dev.collect()
+    flushed = dev.flush()
+    flushed += dev.flush()
+    assert flushed == 1 and dev.buffer.pending == 0
+    rotel.wait_for_total("e2e.requests", 6, timeout_s=15)
+    status, body = second.get("/metrics")
+    assert 'litetel_gateway_frames_in_total{result="need_dict"} 1' in body.decode()
