@@ -1,8 +1,8 @@
 """Run a device from an asyncio event loop (MicroPython ``asyncio`` and CPython ``asyncio``).
 
 ``run()`` calls ``device.tick()`` every ``tick_s`` seconds: it collects when the interval is due and flushes
-when frames are pending and the uploader is not backing off. The upload itself is a blocking socket call; it is
-bounded by ``tick_s`` (passed as ``tick``'s timeout), so other tasks are held up at most that long.
+when frames are pending and the uploader is not backing off. The upload itself is a blocking socket call;
+it is bounded by ``tick_s`` (passed as ``tick``'s timeout), so other tasks are held up at most that long.
 
     import asyncio, litetel, litetel.aio
 
@@ -21,7 +21,7 @@ except ImportError:  # older MicroPython ports
 
 
 async def run(device, interval_s=None, tick_s=1.0):
-    """Tick ``device`` forever (until the task is cancelled); ``interval_s`` overrides its collection interval."""
+    """Tick ``device`` until the task is cancelled; ``interval_s`` overrides its collection interval."""
     if interval_s is not None:
         device.interval_s = interval_s
     while True:

@@ -83,8 +83,8 @@ class Runner:
 def start(device, interval_s):
     """Start a background runner for ``device``: collect every ``interval_s`` seconds, flush when due.
 
-        runner = start(dev, interval_s=10)
-        runner.stop()
+    runner = start(dev, interval_s=10)
+    runner.stop()
     """
     runner = Runner(device, interval_s)
     runner._thread.start()

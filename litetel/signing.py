@@ -62,14 +62,14 @@ def _hmac_parts(key, parts):
 def hmac_sha256(key, msg):
     """HMAC-SHA256 of ``msg`` under ``key`` (both bytes), 32 raw bytes.
 
-        >>> hmac_sha256(b"k", b"m") == hmac_sha256(b"k", memoryview(b"m"))
-        True
+    >>> hmac_sha256(b"k", b"m") == hmac_sha256(b"k", memoryview(b"m"))
+    True
     """
     return _hmac_parts(key, (msg,))
 
 
 def pure_hmac_sha256(key, msg):
-    """The pure-Python HMAC-SHA256 regardless of ``accel`` (the MicroPython path; tests compare it to ``hmac``)."""
+    """The pure-Python HMAC-SHA256 whatever ``accel`` says (the MicroPython path; tested against ``hmac``)."""
     return _pure_hmac_parts(key, (msg,))
 
 

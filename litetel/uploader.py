@@ -2,9 +2,9 @@
 
 It implements the device side of wire format §4: several frames per ``POST {endpoint}/v1/frames`` up to a byte
 budget, an HMAC-signed request with a fresh nonce each time (resends too), per-frame results applied in order,
-and the error codes (drop what is permanently refused, keep what may yet be delivered). Retryable failures set a
-backoff deadline (exponential with full jitter, or the server's ``Retry-After``) instead of sleeping, so a main
-loop or thread can sleep through it. Nothing here blocks longer than the timeout it is given.
+and the error codes (drop what is permanently refused, keep what may yet be delivered). Retryable failures
+set a backoff deadline (exponential with full jitter, or the server's ``Retry-After``) instead of sleeping, so
+a main loop or thread can sleep through it. Nothing here blocks longer than the timeout it is given.
 
     up = Uploader(device, endpoint="http://gateway:8080", key=b"per-device secret")
     up.flush()            # -> frames acknowledged now; on a link failure returns early and backs off
@@ -58,17 +58,29 @@ def _bound_counter(meter, name, unit, description):
 class Uploader:
     """Sends a device's buffered frames to the gateway and applies the replies (wire format §4).
 
-    ``device`` provides ``device_id``, ``epoch``, ``buffer`` (a ``RingBuffer``), ``dictionary_refresh_frame()``,
-    ``count_drop(reason, n)``, ``meter(name)`` and ``uses_wall_clock()``. ``transport`` is any callable
-    ``(url, headers, body, timeout_s) -> (status, headers, body)`` (see ``litetel.transport``); the platform's
-    default when only ``endpoint`` is given. With neither, frames stay buffered and ``flush()`` returns 0.
+    ``device`` provides ``device_id``, ``epoch``, ``buffer`` (a ``RingBuffer``),
+    ``dictionary_refresh_frame()``, ``count_drop(reason, n)``, ``meter(name)`` and ``uses_wall_clock()``.
+    ``transport`` is any callable ``(url, headers, body, timeout_s) -> (status, headers, body)`` (see
+    ``litetel.transport``); the platform's default when only ``endpoint`` is given. With neither, frames stay
+    buffered and ``flush()`` returns 0.
 
         up = Uploader(dev, endpoint="https://gw.example:8443", key=b"secret", max_request_bytes=16384)
         acked = up.flush(timeout_s=5)
     """
 
-    def __init__(self, device, endpoint=None, key=None, transport=None, max_request_bytes=65536, max_frames=32,
-                 timeout_s=10, backoff_base_s=1, backoff_max_s=300, rng=None):
+    def __init__(
+        self,
+        device,
+        endpoint=None,
+        key=None,
+        transport=None,
+        max_request_bytes=65536,
+        max_frames=32,
+        timeout_s=10,
+        backoff_base_s=1,
+        backoff_max_s=300,
+        rng=None,
+    ):
         self.device = device
         self.url = endpoint.rstrip("/") + "/v1/frames" if endpoint else None
         self._key = key.encode() if isinstance(key, str) else key
@@ -94,12 +106,14 @@ class Uploader:
         self._warned_auth = False
         self._lock = accel.new_lock()  # a user's flush() and the background thread must not interleave
         meter = device.meter("litetel")
-        self._sent = _bound_counter(meter, "litetel.uploader.frames.sent", "{frame}", "Frames put on the wire")
+        self._sent = _bound_counter(
+            meter, "litetel.uploader.frames.sent", "{frame}", "Frames put on the wire"
+        )
         self._acked = _bound_counter(meter, "litetel.uploader.frames.acked", "{frame}", "Frames acknowledged")
         self._retries = _bound_counter(meter, "litetel.uploader.retries", "{request}", "Requests to retry")
         self._bytes = _bound_counter(meter, "litetel.uploader.bytes.sent", "By", "Request bodies sent")
 
-    # --- scheduling --------------------------------------------------------------------------------------------
+    # --- scheduling -----------------------------------------------------------------------------------------
 
     def ready(self):
         """True when no backoff is pending (a retryable failure's deadline has passed)."""
@@ -112,15 +126,15 @@ class Uploader:
         return max(0, self._retry_at - ticks_us()) / 1e6
 
     def tick(self, timeout_s):
-        """Flush if frames are pending and the backoff has passed, within ``timeout_s`` in total; -> frames acked."""
+        """Flush if frames are pending and no backoff runs, within ``timeout_s`` in all; -> frames acked."""
         if self.transport is None or not self.ready() or not self.device.buffer.pending:
             return 0
         return self.flush(timeout_s)
 
-    # --- sending -----------------------------------------------------------------------------------------------
+    # --- sending --------------------------------------------------------------------------------------------
 
     def flush(self, timeout_s=None):
-        """Send the oldest unacknowledged frames until none are left or a request fails; -> frames acknowledged.
+        """Send the oldest unacknowledged frames until none are left or a request fails; -> frames acked.
 
         Ignores a pending backoff (an explicit flush always tries). ``timeout_s`` bounds the whole call (each
         request gets what is left, at most the constructor's ``timeout_s``); None: no overall bound.
@@ -174,7 +188,9 @@ class Uploader:
             "X-Litetel-Ticks": str(ticks),
         }
         if self._key:
-            headers["X-Litetel-Signature"] = sign_request(self._key, dev.device_id, nonce, time_ms, ticks, body)
+            headers["X-Litetel-Signature"] = sign_request(
+                self._key, dev.device_id, nonce, time_ms, ticks, body
+            )
         return headers
 
     def _send(self, batch, refresh, timeout_s):
@@ -214,7 +230,7 @@ class Uploader:
             self._drop(batch[0][0], "too_large")
             return 0, True
         if 400 <= status < 500:
-            # Permanent (400 malformed, other 4xx): drop the first frame so the rest are never stuck behind it.
+            # Permanent (400 malformed, other 4xx): drop the first frame; the rest are never stuck behind it.
             self._drop(batch[0][0], "rejected")
             return 0, True
         self._retry_later(None, "status %d" % status)
@@ -264,7 +280,7 @@ class Uploader:
         self._retry_at = None
 
     def _retry_later(self, wait_s, why):
-        """Record a retryable failure: the deadline is ``wait_s`` (Retry-After) or exponential full-jitter backoff."""
+        """Record a retryable failure; the deadline is ``wait_s`` (Retry-After) or full-jitter backoff."""
         self.failures += 1
         self._retries.add(1)
         self.last_error = why

@@ -5,9 +5,11 @@ import gc
 import json
 import sys
 
-# asyncio is a frozen module on the unix port; MICROPYPATH as the runner sets it drops ".frozen" from the path.
+# asyncio is frozen into the unix port; the runner's MICROPYPATH drops ".frozen" from the path.
 if ".frozen" not in sys.path:
     sys.path.append(".frozen")
+
+import asyncio
 
 from mpcheck import check, check_eq, done, raises
 
@@ -54,13 +56,24 @@ class Device:
     def record(self, n, size=60, epoch=None):
         for _ in range(n):
             seq = self.buffer.next_seq
-            self.buffer.append(frame.pack_frame(0, 0, 0, frame.device_hash(self.device_id),
-                                                self.epoch if epoch is None else epoch, seq, seq, seq,
-                                                bytes(size)))
+            self.buffer.append(
+                frame.pack_frame(
+                    0,
+                    0,
+                    0,
+                    frame.device_hash(self.device_id),
+                    self.epoch if epoch is None else epoch,
+                    seq,
+                    seq,
+                    seq,
+                    bytes(size),
+                )
+            )
 
     def dictionary_refresh_frame(self):
-        return frame.pack_frame(frame.FLAG_DICT_REFRESH, 0, 0, frame.device_hash(self.device_id), self.epoch, 0,
-                                0, 0, b"dict")
+        return frame.pack_frame(
+            frame.FLAG_DICT_REFRESH, 0, 0, frame.device_hash(self.device_id), self.epoch, 0, 0, 0, b"dict"
+        )
 
     def count_drop(self, reason, n):
         self.drops[reason] = self.drops.get(reason, 0) + n
@@ -125,9 +138,14 @@ url, h, body, _ = tr.requests[0]
 check_eq(url, "http://gw:8080/v1/frames", "endpoint URL")
 check_eq([r[1]["X-Litetel-Nonce"] for r in tr.requests], ["7.1", "7.2", "7.3", "7.4"], "nonces count up")
 check_eq(h["X-Litetel-Time"], "0", "no wall clock: time 0")
-check_eq(h["X-Litetel-Signature"], sign_request(KEY, "sat-7", "7.1", 0, int(h["X-Litetel-Ticks"]), body),
-         "signature over the sent fields")
-check_eq((dev.counter("frames.sent"), dev.counter("frames.acked"), dev.counter("retries")), (10, 10, 0), "counters")
+check_eq(
+    h["X-Litetel-Signature"],
+    sign_request(KEY, "sat-7", "7.1", 0, int(h["X-Litetel-Ticks"]), body),
+    "signature over the sent fields",
+)
+check_eq(
+    (dev.counter("frames.sent"), dev.counter("frames.acked"), dev.counter("retries")), (10, 10, 0), "counters"
+)
 
 # a link failure keeps frames and backs off; the resend carries the same frames and a new nonce
 dev, up, tr = setup(["down"], n=2, backoff_base_s=4)
@@ -153,8 +171,9 @@ check_eq(dev.drops, {"too_large": 1}, "single frame dropped as too_large")
 dev, up, tr = setup([(429, {"retry-after": "120"})], n=1, backoff_max_s=5)
 up.flush()
 check(119 < up.retry_in_s() <= 120, "Retry-After seconds honoured")
-dev, up, tr = setup([(503, {"retry-after": "Sun, 06 Nov 1994 08:50:37 GMT", "date": "Sun, 06 Nov 1994 08:49:37 GMT"})],
-                    n=1)
+dev, up, tr = setup(
+    [(503, {"retry-after": "Sun, 06 Nov 1994 08:50:37 GMT", "date": "Sun, 06 Nov 1994 08:49:37 GMT"})], n=1
+)
 up.flush()
 check(59 < up.retry_in_s() <= 60, "Retry-After HTTP date against the reply's Date")
 dev, up, tr = setup([500], n=1, backoff_base_s=2)
@@ -185,25 +204,38 @@ for _ in range(12):
 check_eq(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300], "exponential backoff, capped")
 
 # HTTP helpers
-check_eq(split_url("https://gw.example:8443/v1/frames"), ("https", "gw.example", 8443, "/v1/frames"), "split_url")
+check_eq(
+    split_url("https://gw.example:8443/v1/frames"), ("https", "gw.example", 8443, "/v1/frames"), "split_url"
+)
 raises(ValueError, split_url, "gw:8080")
 check_eq(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777, "IMF-fixdate")
 check_eq(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), 784111777, "RFC 850 date")
 check_eq(parse_http_date("Sun Nov  6 08:49:37 1994"), 784111777, "asctime date")
 check_eq(parse_http_date("Thu, 01 Jan 2037 00:00:00 GMT"), 2114380800, "past 2^31")
 check_eq(parse_http_date("Sun, 06 Nov 1994 25:49:37 GMT"), None, "bad hour")
-check_eq(retry_after_s({"retry-after": "Sun, 06 Nov 1994 08:51:37 GMT"}, 784111777), 120, "date vs device clock")
+check_eq(
+    retry_after_s({"retry-after": "Sun, 06 Nov 1994 08:51:37 GMT"}, 784111777), 120, "date vs device clock"
+)
 check_eq(retry_after_s({"retry-after": "Sun, 06 Nov 1994 08:51:37 GMT"}), None, "date and no clock")
-check_eq(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\nhi"),
-         (200, {"content-length": "2", "x-a": "b"}, b"hi"), "parse_response")
-check_eq(parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")[2], b"hi", "chunked")
+check_eq(
+    parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\nhi"),
+    (200, {"content-length": "2", "x-a": "b"}, b"hi"),
+    "parse_response",
+)
+check_eq(
+    parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")[2],
+    b"hi",
+    "chunked",
+)
 raises(OSError, parse_response, b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nhi")
-check(request_head("POST", "gw", 8080, "/v1/frames", {"X-A": "1"}, 5).startswith(
-    b"POST /v1/frames HTTP/1.1\r\nHost: gw:8080\r\nContent-Length: 5\r\n"), "request head")
+check(
+    request_head("POST", "gw", 8080, "/v1/frames", {"X-A": "1"}, 5).startswith(
+        b"POST /v1/frames HTTP/1.1\r\nHost: gw:8080\r\nContent-Length: 5\r\n"
+    ),
+    "request head",
+)
 
 # the asyncio helper ticks the device and sleeps between ticks
-import asyncio  # noqa: E402
-
 dev, up, tr = setup(n=3)
 
 

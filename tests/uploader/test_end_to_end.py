@@ -31,8 +31,14 @@ def test_device_to_real_gateway_exactly_once(make_gateway, transport):
             raise OSError(104, "connection reset by peer")
         return reply
 
-    dev = Device(TEST_DEVICE_ID, endpoint=gw.url, key=bytes.fromhex(TEST_DEVICE_KEY), transport=flaky,
-                 buffer=RingBuffer(capacity=65536), resource={"service.name": "e2e"})
+    dev = Device(
+        TEST_DEVICE_ID,
+        endpoint=gw.url,
+        key=bytes.fromhex(TEST_DEVICE_KEY),
+        transport=flaky,
+        buffer=RingBuffer(capacity=65536),
+        resource={"service.name": "e2e"},
+    )
     requests = dev.meter("e2e").counter("e2e.requests", unit="{request}").bind({"route": "/a"})
     recorded = 0
     for i in range(5):
@@ -72,8 +78,9 @@ def test_wrong_key_keeps_frames_and_backs_off(make_gateway):
 
 def test_background_thread_with_real_device_and_gateway(make_gateway):
     gw = make_gateway()
-    dev = Device(TEST_DEVICE_ID, endpoint=gw.url, key=bytes.fromhex(TEST_DEVICE_KEY),
-                 buffer=RingBuffer(capacity=65536))
+    dev = Device(
+        TEST_DEVICE_ID, endpoint=gw.url, key=bytes.fromhex(TEST_DEVICE_KEY), buffer=RingBuffer(capacity=65536)
+    )
     hits = dev.meter("e2e").counter("e2e.hits").bind({"k": "v"})
     dev.start(interval_s=0.05)
     for _ in range(40):

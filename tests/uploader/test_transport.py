@@ -1,4 +1,4 @@
-"""Transports on their own: URL splitting, raw HTTP parsing, Retry-After dates, real servers (http and https)."""
+"""Transports on their own: URL splitting, raw HTTP parsing, Retry-After dates, real http/https servers."""
 
 import http.server
 import shutil
@@ -14,8 +14,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from litetel.transport import (default_transport, http_transport, parse_http_date, parse_response,
-                               request_head, retry_after_s, socket_transport, split_url)
+from litetel.transport import (
+    default_transport,
+    http_transport,
+    parse_http_date,
+    parse_response,
+    request_head,
+    retry_after_s,
+    socket_transport,
+    split_url,
+)
 
 TRANSPORTS = [http_transport, socket_transport]
 
@@ -37,13 +45,20 @@ def test_request_head_names_host_with_port_and_length():
 
 
 def test_parse_response_content_length_chunked_and_cut():
-    assert parse_response(b"HTTP/1.1 503 Busy\r\nRetry-After: 5\r\nContent-Length: 3\r\n\r\nabcdef") == \
-        (503, {"retry-after": "5", "content-length": "3"}, b"abc")
+    assert parse_response(b"HTTP/1.1 503 Busy\r\nRetry-After: 5\r\nContent-Length: 3\r\n\r\nabcdef") == (
+        503,
+        {"retry-after": "5", "content-length": "3"},
+        b"abc",
+    )
     chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5;x=y\r\npedia\r\n0\r\n\r\n"
     assert parse_response(chunked)[2] == b"Wikipedia"
     assert parse_response(b"HTTP/1.0 204 No Content\r\n\r\n") == (204, {}, b"")
-    for cut in [b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc", b"HTTP/1.1 200 OK\r\nContent-",
-                b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nabc"]:
+    for cut in [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc",
+        b"HTTP/1.1 200 OK\r\nContent-",
+        b"garbage\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nabc",
+    ]:
         with pytest.raises(OSError):
             parse_response(cut)
 
@@ -59,8 +74,17 @@ def test_parse_http_date_all_three_forms(ts):
         assert parse_http_date(time.strftime("%A, %d-%b-%y %H:%M:%S GMT", t)) == ts
 
 
-@pytest.mark.parametrize("bad", ["", "soon", "Sun, 06 Nov 1994 GMT", "Sun, 32 Nov 1994 08:49:37 GMT",
-                                 "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "soon",
+        "Sun, 06 Nov 1994 GMT",
+        "Sun, 32 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Foo 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 25:49:37 GMT",
+    ],
+)
 def test_parse_http_date_refuses_garbage(bad):
     assert parse_http_date(bad) is None
 
@@ -80,7 +104,7 @@ def test_default_transport_is_http_client_on_cpython_and_chosen_once():
     assert default_transport() is http_transport and default_transport() is default_transport()
 
 
-# --- real servers ------------------------------------------------------------------------------------------------
+# --- real servers -------------------------------------------------------------------------------------------
 
 
 class Echo(http.server.BaseHTTPRequestHandler):
@@ -92,7 +116,9 @@ class Echo(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if self.path == "/slow":
             time.sleep(1.5)
-        reply = b"%s %s %s|" % (self.command.encode(), self.path.encode(), self.headers["X-Test"].encode()) + body
+        reply = (
+            b"%s %s %s|" % (self.command.encode(), self.path.encode(), self.headers["X-Test"].encode()) + body
+        )
         self.send_response(201)
         self.send_header("X-Reply", "yes")
         if self.path == "/chunked":
@@ -133,9 +159,28 @@ def cert(tmp_path_factory):
     if shutil.which("openssl") is None:
         pytest.skip("openssl CLI not available to make a test certificate")
     d = tmp_path_factory.mktemp("tls")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(d / "key.pem"),
+            "-out",
+            str(d / "cert.pem"),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return d / "cert.pem", d / "key.pem"
 
 
@@ -196,8 +241,9 @@ if url.startswith("https") and ca != "-":
         pem = f.read()
         b64 = "".join(l for l in pem.splitlines() if l and not l.startswith("-----"))
         ctx.load_verify_locations(cadata=binascii.a2b_base64(b64))
-status, headers, body = socket_transport(url + "/chunked", {"X-Test": "mp"}, b"frames" * 1000, 5, ssl_context=ctx)
-print(status, headers["x-reply"], body == b"POST /chunked mp|" + b"frames" * 1000)
+body = b"frames" * 1000
+status, headers, reply = socket_transport(url + "/chunked", {"X-Test": "mp"}, body, 5, ssl_context=ctx)
+print(status, headers["x-reply"], reply == b"POST /chunked mp|" + body)
 try:
     socket_transport(url + "/slow", {"X-Test": "mp"}, b"x", 0.3, ssl_context=ctx)
     print("no timeout")
@@ -210,9 +256,14 @@ def run_on_micropython(interpreter, tmp_path, *args):
     script = tmp_path / "mp_client.py"
     script.write_text(MP_CLIENT)
     repo = Path(__file__).resolve().parents[2]
-    out = subprocess.run([interpreter, "-X", "heapsize=256K", str(script)] + [str(a) for a in args],
-                         capture_output=True, text=True, timeout=60, cwd=repo,
-                         env={"MICROPYPATH": ".frozen:" + str(repo)})
+    out = subprocess.run(
+        [interpreter, "-X", "heapsize=256K", str(script)] + [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=repo,
+        env={"MICROPYPATH": ".frozen:" + str(repo)},
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.split("\n")
 
@@ -228,7 +279,9 @@ def test_socket_transport_tls_on_real_micropython(micropython, cert, tmp_path):
     url = "https://127.0.0.1:%d" % server.server_address[1]
     try:
         assert run_on_micropython(micropython, tmp_path, url, cert[0])[:2] == ["201 yes True", "timed out"]
-        assert run_on_micropython(micropython, tmp_path, url, "-")[0] == "201 yes True"  # encrypted, unverified
+        assert (
+            run_on_micropython(micropython, tmp_path, url, "-")[0] == "201 yes True"
+        )  # encrypted, unverified
     finally:
         server.shutdown()
         server.server_close()
@@ -243,7 +296,7 @@ def test_socket_transport_returns_when_the_reply_is_complete_even_if_the_server_
         data = b""
         while b"\r\n\r\nbody" not in data:
             data += conn.recv(4096)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{\"a\":1}")
+        conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{"a":1}')
         released.wait(5)  # ignores "Connection: close" and keeps the link open
         conn.close()
 

@@ -1,4 +1,4 @@
-"""The uploader against a scripted gateway over real HTTP: batching, acks, resends, every error rule, backoff."""
+"""The uploader against a scripted gateway over real HTTP: batching, acks, resends, error rules, backoff."""
 
 import logging
 import random
@@ -6,8 +6,16 @@ import time
 from email.utils import formatdate
 
 import pytest
-from uploader_fakes import (COMMIT_THEN_RESET, HANG, KEY, RESET, FakeDevice, Reply, ScriptedGateway,
-                            split_frames)
+from uploader_fakes import (
+    COMMIT_THEN_RESET,
+    HANG,
+    KEY,
+    RESET,
+    FakeDevice,
+    Reply,
+    ScriptedGateway,
+    split_frames,
+)
 
 from litetel.transport import http_transport, socket_transport
 from litetel.uploader import Uploader
@@ -40,14 +48,19 @@ def make_uploader(device, gateway, **kw):
     return up
 
 
-# --- the happy path ----------------------------------------------------------------------------------------------
+# --- the happy path -----------------------------------------------------------------------------------------
 
 
 def test_flush_batches_up_to_byte_budget_and_acks_free_frames(gateway, device):
     seqs = device.record(10, payload_bytes=952)  # 1000-byte frames
     up = make_uploader(device, gateway, max_request_bytes=3500)
     assert up.flush() == 10
-    assert [gateway.seqs(i) for i in range(len(gateway.requests))] == [seqs[0:3], seqs[3:6], seqs[6:9], seqs[9:]]
+    assert [gateway.seqs(i) for i in range(len(gateway.requests))] == [
+        seqs[0:3],
+        seqs[3:6],
+        seqs[6:9],
+        seqs[9:],
+    ]
     assert all(len(r["body"]) <= 3500 for r in gateway.requests)
     assert device.buffer.pending == 0
     assert gateway.delivered == [(7, s) for s in seqs]
@@ -102,7 +115,7 @@ def test_no_endpoint_keeps_frames(device):
     assert device.buffer.pending == 2
 
 
-# --- lost replies and link failures ------------------------------------------------------------------------------
+# --- lost replies and link failures -------------------------------------------------------------------------
 
 
 def test_lost_reply_resends_same_frames_with_new_nonce(gateway, device):
@@ -119,8 +132,17 @@ def test_lost_reply_resends_same_frames_with_new_nonce(gateway, device):
     assert device.counter("retries") == 1 and device.counter("frames.sent") == 6
 
 
-@pytest.mark.parametrize("step", [RESET, HANG, Reply(500), Reply(502), Reply(200, body=b"not json"),
-                                  Reply(200, results=["skipped", "skipped"])])
+@pytest.mark.parametrize(
+    "step",
+    [
+        RESET,
+        HANG,
+        Reply(500),
+        Reply(502),
+        Reply(200, body=b"not json"),
+        Reply(200, results=["skipped", "skipped"]),
+    ],
+)
 def test_retryable_failures_keep_frames_and_back_off(gateway, device, step):
     device.record(2)
     gateway.script = [step]
@@ -152,7 +174,7 @@ def test_tick_never_exceeds_its_timeout(gateway, device):
     assert not up.ready()
 
 
-# --- status codes ------------------------------------------------------------------------------------------------
+# --- status codes -------------------------------------------------------------------------------------------
 
 
 def test_400_drops_the_first_frame_and_goes_on(gateway, device):
@@ -212,8 +234,9 @@ def test_503_honours_retry_after_http_date_against_the_replys_date(gateway):
     device = FakeDevice(wall_clock=False)  # no wall clock: the reply's Date header is the reference
     device.record(1)
     now = 1700000000
-    gateway.script = [Reply(503, {"Retry-After": formatdate(now + 90, usegmt=True),
-                                  "Date": formatdate(now, usegmt=True)})]
+    gateway.script = [
+        Reply(503, {"Retry-After": formatdate(now + 90, usegmt=True), "Date": formatdate(now, usegmt=True)})
+    ]
     up = make_uploader(device, gateway)
     assert up.flush() == 0
     assert 89 < up.retry_in_s() <= 90
@@ -227,7 +250,7 @@ def test_503_without_retry_after_uses_backoff(gateway, device):
     assert 2.9 < up.retry_in_s() <= 3
 
 
-# --- per-frame results -------------------------------------------------------------------------------------------
+# --- per-frame results --------------------------------------------------------------------------------------
 
 
 def test_rejected_frames_are_dropped_counted_and_freed(gateway, device):
@@ -257,8 +280,10 @@ def test_need_dict_resends_with_a_refresh_frame_first(gateway, device):
     assert second[0][0] & 2 and second[0][2] == 0  # DICT_REFRESH, seq 0
     assert [f[2] for f in second[1:]] == seqs[1:]
     assert device.drops == {}
-    assert len(gateway.requests) == 2 and split_frames(gateway.requests[1]["body"])[0][3] == \
-        device.dictionary_refresh_frame()
+    assert (
+        len(gateway.requests) == 2
+        and split_frames(gateway.requests[1]["body"])[0][3] == device.dictionary_refresh_frame()
+    )
 
 
 def test_need_dict_for_an_older_epoch_is_dict_lost(gateway, device):
@@ -274,8 +299,10 @@ def test_need_dict_for_an_older_epoch_is_dict_lost(gateway, device):
 
 def test_need_dict_despite_a_refresh_drops_the_frame_instead_of_looping(gateway, device):
     device.record(2)
-    gateway.script = [Reply(200, results=["need_dict", "skipped"]),
-                      Reply(200, results=["ok", "need_dict", "skipped"])]
+    gateway.script = [
+        Reply(200, results=["need_dict", "skipped"]),
+        Reply(200, results=["ok", "need_dict", "skipped"]),
+    ]
     up = make_uploader(device, gateway)
     assert up.flush() == 1
     assert device.drops == {"dict_lost": 1} and device.buffer.pending == 0
@@ -290,7 +317,7 @@ def test_refresh_result_comes_first_and_a_missing_result_means_skipped(gateway, 
     assert gateway.seqs(2) == seqs[1:]
 
 
-# --- backoff -----------------------------------------------------------------------------------------------------
+# --- backoff ------------------------------------------------------------------------------------------------
 
 
 def failing_transport(calls):
@@ -304,8 +331,14 @@ def failing_transport(calls):
 def test_backoff_grows_exponentially_and_is_capped(device):
     device.record(1)
     calls = []
-    up = Uploader(device, endpoint="http://unused", transport=failing_transport(calls), backoff_base_s=1,
-                  backoff_max_s=300, rng=MaxRng())
+    up = Uploader(
+        device,
+        endpoint="http://unused",
+        transport=failing_transport(calls),
+        backoff_base_s=1,
+        backoff_max_s=300,
+        rng=MaxRng(),
+    )
     waits = []
     for _ in range(12):
         up.flush()
@@ -317,19 +350,26 @@ def test_backoff_grows_exponentially_and_is_capped(device):
 def test_backoff_has_full_jitter_from_the_rng(device):
     device.record(1)
     seed_rng, expect_rng = random.Random(42), random.Random(42)
-    up = Uploader(device, endpoint="http://unused", transport=failing_transport([]), backoff_base_s=2,
-                  backoff_max_s=20, rng=seed_rng)
+    up = Uploader(
+        device,
+        endpoint="http://unused",
+        transport=failing_transport([]),
+        backoff_base_s=2,
+        backoff_max_s=20,
+        rng=seed_rng,
+    )
     for n in range(8):
         up.flush()
-        expected = min(20, 2 * 2 ** n) * expect_rng.random()
+        expected = min(20, 2 * 2**n) * expect_rng.random()
         assert abs(up.retry_in_s() - expected) < 0.05
 
 
 def test_offline_device_does_not_call_the_transport_until_the_deadline(device):
     device.record(1)
     calls = []
-    up = Uploader(device, endpoint="http://unused", transport=failing_transport(calls), backoff_base_s=0.3,
-                  rng=MaxRng())
+    up = Uploader(
+        device, endpoint="http://unused", transport=failing_transport(calls), backoff_base_s=0.3, rng=MaxRng()
+    )
     up.tick(1)
     assert len(calls) == 1 and not up.ready()
     for _ in range(1000):
@@ -351,7 +391,7 @@ def test_success_resets_the_backoff(gateway, device):
     assert up.flush() == 1 and up.failures == 0 and up.ready()
 
 
-# --- transports --------------------------------------------------------------------------------------------------
+# --- transports ---------------------------------------------------------------------------------------------
 
 
 def test_pluggable_transport_gets_url_headers_body_and_timeout(device):

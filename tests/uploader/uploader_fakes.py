@@ -41,7 +41,7 @@ def split_frames(body):
     return out
 
 
-# --- device ------------------------------------------------------------------------------------------------------
+# --- device -------------------------------------------------------------------------------------------------
 
 
 class FakeCounter:
@@ -115,7 +115,7 @@ class FakeDevice:
         return self.uploader.tick(timeout_s)
 
 
-# --- gateway -----------------------------------------------------------------------------------------------------
+# --- gateway ------------------------------------------------------------------------------------------------
 
 
 class Reply:
@@ -173,7 +173,11 @@ class ScriptedGateway:
 
     def _verify(self, h, body):
         signed = "litetel-v1\n%s\n%s\n%s\n%s\n" % (
-            h["X-Litetel-Device"], h["X-Litetel-Nonce"], h["X-Litetel-Time"], h["X-Litetel-Ticks"])
+            h["X-Litetel-Device"],
+            h["X-Litetel-Nonce"],
+            h["X-Litetel-Time"],
+            h["X-Litetel-Ticks"],
+        )
         mac = hmac.new(self.key, signed.encode() + body, hashlib.sha256).hexdigest()
         return hmac.compare_digest(mac, h.get("X-Litetel-Signature", ""))
 
@@ -201,10 +205,18 @@ class ScriptedGateway:
         frames = split_frames(body)
         with self._lock:
             step = self.script.pop(0) if self.script else Reply()
-            self.requests.append({"headers": dict(handler.headers), "body": body, "frames": frames,
-                                  "signature_ok": self._verify(handler.headers, body), "step": step})
-            if step == COMMIT_THEN_RESET or (isinstance(step, Reply) and step.status == 200
-                                             and step.results is None and step.body is None):
+            self.requests.append(
+                {
+                    "headers": dict(handler.headers),
+                    "body": body,
+                    "frames": frames,
+                    "signature_ok": self._verify(handler.headers, body),
+                    "step": step,
+                }
+            )
+            if step == COMMIT_THEN_RESET or (
+                isinstance(step, Reply) and step.status == 200 and step.results is None and step.body is None
+            ):
                 results = self._gateway_results(frames)
             elif isinstance(step, Reply) and step.results is not None:
                 results = list(step.results)
