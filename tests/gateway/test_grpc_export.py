@@ -1,10 +1,6 @@
 """OTLP/gRPC exporter: against real rotel, and a tiny local grpc.aio server for the failure mapping."""
 
 import asyncio
-import os
-import pathlib
-import socket
-import subprocess
 import time
 
 import grpc
@@ -17,16 +13,13 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
+from devicesim import COUNTER, HISTOGRAM, SimDevice
+from support.ports import free_port
+
 from litetel_gateway.exporter_grpc import OtlpGrpcExporter, parse_grpc_endpoint, result_from_rpc_error
 
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 T0 = 1_700_000_000_000_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def metrics_request(device_id="sat-7", counter=4242, gauge=21.5, hist=(3, 1, 0, 2)):
@@ -281,87 +274,55 @@ def test_nothing_listening_is_retryable_and_exporter_recovers_when_it_appears():
 # --- real rotel -----------------------------------------------------------------------------------------------
 
 
-def rotel_binary() -> pathlib.Path:
-    rotel = pytest.importorskip("rotel", reason="LOUD: the rotel package (dev extra) is not installed")
-    binary = pathlib.Path(rotel.__file__).parent / "rotel-agent"
-    if not binary.exists():
-        pytest.skip("LOUD: rotel is installed but its rotel-agent binary is missing")
-    return binary
-
-
-@pytest.fixture
-def rotel_agent(tmp_path):
-    """A real rotel-agent logging the metrics it receives; yields (grpc_port, read_log)."""
-    http_port, grpc_port = free_port(), free_port()
-    log_path = tmp_path / "rotel.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [
-                str(rotel_binary()), "start",
-                "--otlp-http-endpoint", "127.0.0.1:%d" % http_port,
-                "--otlp-grpc-endpoint", "127.0.0.1:%d" % grpc_port,
-                "--exporter", "blackhole",
-                "--debug-log", "metrics", "--debug-log-verbosity", "detailed",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ, NO_COLOR="1"),
-        )
-    try:
-        wait_for_port(grpc_port, process)
-        yield grpc_port, lambda: log_path.read_text(errors="replace")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def wait_for_port(port, process, timeout_s=15.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("process exited with %s before listening" % process.returncode)
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError("nothing listening on port %d" % port)
-
-
-def wait_for_text(read, needles, timeout_s=10.0):
-    """Poll `read()` until every needle is in it (rotel batches for 200 ms); return the text."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        text = read()
-        if all(needle in text for needle in needles) or time.monotonic() > deadline:
-            return text
-        time.sleep(0.1)
-
-
-def test_rotel_logs_the_values_exported_over_grpc(rotel_agent):
-    grpc_port, read_log = rotel_agent
-
+def export_once(endpoint, request):
     async def main():
-        exporter = OtlpGrpcExporter("http://127.0.0.1:%d" % grpc_port)
-        result = await exporter.export_metrics(metrics_request("sat-42", counter=918273, gauge=-3.75))
-        await exporter.close()
-        return result
+        exporter = OtlpGrpcExporter(endpoint)
+        try:
+            return await exporter.export_metrics(request)
+        finally:
+            await exporter.close()
 
-    result = asyncio.run(main())
+    return asyncio.run(main())
+
+
+def test_rotel_receives_the_values_exported_over_grpc(rotel):
+    result = export_once("http://" + rotel.grpc_endpoint, metrics_request("sat-42", counter=918273, gauge=-3.75))
     assert result.ok, result.message
-    expected = [
-        "device.id: Str(sat-42)",
-        "Name: frames.sent",
-        "Value: 918273",
-        "Name: board.temperature",
-        "Value: -3.75",
-        "Name: loop.duration",
-        "Count: 6",
-        "Sum: 77.25",
-        "ExplicitBounds #2: 10",
-        "Buckets #0, Count: 3",
-        "Buckets #3, Count: 2",
-        "StartTimestamp: %d" % T0,
+    rotel.wait_for_total("frames.sent", 918273, timeout_s=10, **{"device.id": "sat-42"})
+    (counter,) = rotel.points("frames.sent")
+    assert counter.resource == {"device.id": "sat-42", "service.name": "litetel-test"}
+    assert (counter.scope, counter.unit, counter.description) == ("probe", "{frame}", "frames sent")
+    assert (counter.temporality, counter.monotonic) == ("delta", True)
+    assert (counter.start_ns, counter.time_ns) == (T0, T0 + 10**9)
+    rotel.wait_for_points(lambda points: any(p.metric == "loop.duration" for p in points))
+    assert [g.value for g in rotel.points("board.temperature")] == [-3.75]
+    (hist,) = rotel.points("loop.duration")
+    assert (hist.count, hist.sum, hist.bounds, hist.bucket_counts) == (6, 77.25, [1, 5, 10], [3, 1, 0, 2])
+
+
+def test_gateway_exports_over_grpc_to_rotel(make_gateway, rotel):
+    """End to end: a device posts to a gateway process configured with OTEL_EXPORTER_OTLP_PROTOCOL=grpc."""
+    gateway = make_gateway(
+        otlp_endpoint="http://" + rotel.grpc_endpoint, env={"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+    )
+    dev = SimDevice(resource={"service.name": "grpc-fleet"})
+    requests = dev.series(dev.instrument("http.server.request.count", COUNTER, "{request}"), {"route": "/a"})
+    latency = dev.series(dev.instrument("http.server.duration", HISTOGRAM, "ms", bounds=[10, 50]))
+    second = 1_000_000
+    t = int(time.time()) * second - 30 * second
+    frames = [
+        dev.frame([requests, 4, latency, [2, 70.0, 30.0, 40.0, 1, 2]], t, t + second),
+        dev.frame([requests, 9], t + second, t + 2 * second),
     ]
-    text = wait_for_text(read_log, expected)
-    missing = [needle for needle in expected if needle not in text]
-    assert not missing, "rotel did not log %s; log was:\n%s" % (missing, text[-3000:])
+    status, reply = dev.post(gateway.url, frames)
+    assert (status, reply["results"]) == (200, ["ok", "ok"])
+
+    rotel.wait_for_total("http.server.request.count", 13, timeout_s=20, **{"device.id": "sat-7"})
+    points = rotel.points("http.server.request.count")
+    assert [p.value for p in points] == [4, 9]
+    assert points[1].start_ns == points[0].time_ns == (t + second) * 1000
+    assert points[0].resource["service.name"] == "grpc-fleet" and points[0].attributes == {"route": "/a"}
+    rotel.wait_for_total("http.server.duration", 2, timeout_s=10)
+    (hist,) = rotel.points("http.server.duration")
+    assert (hist.count, hist.sum, hist.min, hist.max, hist.bucket_counts) == (2, 70, 30, 40, [0, 2, 0])
+    # Arrival proves the protocol: the only endpoint configured is rotel's gRPC port, where OTLP/HTTP fails.
