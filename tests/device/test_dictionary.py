@@ -1,0 +1,129 @@
+"""The series dictionary: deltas carried by frames, the full refresh, canonical keys (wire format §2.1, §3)."""
+
+import pytest
+
+from device_replica import Replica
+from litetel import frame as frames
+from litetel.dictionary import Dictionary, canonical_key
+from litetel.errors import InstrumentError
+from litetel.instruments import COUNTER, HISTOGRAM
+
+
+def payload(data):
+    header, body, _ = frames.parse_frame(data)
+    return header, frames.decode_payload(header, body)
+
+
+def test_canonical_key_is_sorted_flat_and_validated():
+    assert canonical_key({"b": 2, "a": "x", "c": 1.5, "d": True}) == ("a", "x", "b", 2, "c", 1.5, "d", True)
+    assert canonical_key(None) == canonical_key({}) == ()
+    with pytest.raises(InstrumentError):
+        canonical_key({"a": object()})
+
+
+def test_first_frame_carries_resource_and_every_entry_later_frames_only_new_ones(make_recorder):
+    rec = make_recorder(resource={"service.name": "model-server", "host.cores": 4})
+    c = rec.meter.counter("requests", unit="{request}", description="HTTP requests")
+    c.add(1, {"route": "/a"})
+    header, (delta, points) = payload(rec.dev.collect())
+    assert delta[0::2][:4] == [0, 0, 0, 0]  # every base 0 in the first frame
+    rec.replica.apply_delta(delta)
+    assert rec.replica.resource == (("host.cores", 4), ("service.name", "model-server"))
+    inst = rec.replica.instrument(rec.replica.series[points[0]][0])
+    assert inst == {"scope": ("test", ""), "name": "requests", "kind": COUNTER, "unit": "{request}",
+                    "description": "HTTP requests", "boundaries": None}
+    sizes = [len(rec.replica.strings), len(rec.replica.scopes), len(rec.replica.instruments),
+             len(rec.replica.series)]
+
+    c.add(1, {"route": "/a"})  # nothing new in the dictionary
+    _, (delta, _) = payload(rec.dev.collect())
+    assert delta is None
+
+    h = rec.dev.meter("other", version="2.0").histogram("lat", unit="s", boundaries=(0.1, 1))
+    h.record(0.5, {"route": "/b"})
+    c.add(1, {"route": "/a"})
+    _, (delta, points) = payload(rec.dev.collect())
+    assert delta[0::2][:4] == sizes  # bases = the sizes after the previous delta
+    assert delta[8] is None  # the resource went with the first frame
+    rec.replica.apply_delta(delta)
+    got = rec.replica.resolve(points)
+    assert got == {("requests", (("route", "/a"),)): 1, ("lat", (("route", "/b"),)): [1, 0.5, 0.5, 0.5, 1, 1]}
+    lat = rec.replica.instrument(len(rec.replica.instruments) - 1)
+    assert lat["scope"] == ("other", "2.0") and lat["kind"] == HISTOGRAM and lat["boundaries"] == [0.1, 1.0]
+    # "/b" and "lat" were new strings; "route" was not sent twice
+    assert rec.replica.strings.count("route") == 1 and "/b" in delta[1]
+
+
+def test_bound_but_unrecorded_series_wait_for_a_frame_with_points(rec):
+    c = rec.meter.counter("c")
+    c.bind({"k": "idle"})
+    assert rec.dev.collect() is None
+    c.add(1, {"k": "busy"})
+    assert rec.points() == {("c", (("k", "busy"),)): 1}
+    assert [rec.replica.series_name(i) for i in range(len(rec.replica.series))] == [
+        ("c", (("k", "idle"),)), ("c", (("k", "busy"),))]
+
+
+def test_series_ids_are_assigned_at_creation_in_order(rec):
+    a = rec.meter.counter("a")
+    b = rec.meter.gauge("b")
+    a.bind({"x": 1})
+    b.bind({"x": 1})
+    a.bind({"x": 2})
+    b.set(1, {"x": 1})
+    a.add(1, {"x": 2})
+    _, (delta, points) = payload(rec.dev.collect())
+    assert sorted(points[0::2]) == [1, 2]
+    assert [entry[0] for entry in delta[7]] == [a.id, b.id, a.id]
+
+
+def test_refresh_frame_holds_the_whole_dictionary(make_recorder):
+    rec = make_recorder(resource={"service.name": "svc"})
+    c = rec.meter.counter("c")
+    for i in range(3):
+        c.add(1, {"i": i})
+        rec.points()
+        rec.meter.gauge("g%d" % i).set(i)
+    rec.points()
+    data = rec.dev.dictionary_refresh_frame()
+    header, (delta, points) = payload(data)
+    assert header.flags == frames.FLAG_DICT_REFRESH and header.seq == 0 and header.start == header.end == 0
+    assert header.epoch == rec.dev.epoch and header.device_hash == rec.dev.device_hash
+    assert points == [] and delta[0::2][:4] == [0, 0, 0, 0]
+    fresh = Replica()
+    fresh.apply_delta(delta)
+    r = rec.replica
+    assert (fresh.strings, fresh.scopes, fresh.instruments, fresh.series) == (
+        r.strings, r.scopes, r.instruments, r.series)
+    assert fresh.resource == (("service.name", "svc"),)
+    assert rec.dev.buffer.next_seq == 5  # the refresh frame never went into the buffer
+
+
+def test_a_gateway_that_lost_a_frame_sees_a_base_gap_and_recovers_with_the_refresh(rec):
+    c = rec.meter.counter("c")
+    c.add(1, {"k": 1})
+    rec.points()
+    c.add(1, {"k": 2})
+    rec.dev.collect()  # lost on the way
+    c.add(1, {"k": 3})
+    header, (delta, points) = payload(rec.dev.collect())
+    with pytest.raises(AssertionError, match="base"):
+        rec.replica.apply_delta(delta)
+    fresh = Replica()
+    fresh.apply_delta(payload(rec.dev.dictionary_refresh_frame())[1][0])
+    assert fresh.resolve(points) == {("c", (("k", 3),)): 1}
+
+
+def test_dictionary_tables_directly():
+    d = Dictionary({"zone": "eu"})
+    assert d.sid("zone") == 0 and d.sid("eu") == 1 and d.sid("x") == 2 and d.sid("zone") == 0
+    assert d.add_scope("s", "") == 0 and d.add_scope("s", "1") == 1 and d.add_scope("s", "") == 0
+    first = d.delta()
+    assert first == [0, ["zone", "eu", "x", "s", "", "1"], 0, [[3, 4], [3, 5]], 0, [], 0, [], [0 * 4, 1]]
+    assert d.delta() is None
+    d.sid("y")
+    assert d.delta() == [6, ["y"], 2, [], 0, [], 0, [], None]
+    key = ("a", "zone", "b", 2, "c", 0.5, "d", False)
+    d.new_series(key)  # interns its strings
+    assert d.attrs(key) == [
+        d.sid("a") * 4, d.sid("zone"), d.sid("b") * 4 + 1, 2, d.sid("c") * 4 + 2, 0.5, d.sid("d") * 4 + 3, False]
