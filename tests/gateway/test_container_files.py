@@ -151,6 +151,18 @@ def test_healthcheck_command_asks_healthz_with_python_only(dockerfile, status, h
     assert (result.returncode == 0) == healthy, result.stderr.decode()
 
 
+def test_healthcheck_command_passes_against_the_real_gateway(dockerfile, make_gateway):
+    gateway = make_gateway()
+    env = dict(os.environ, LITETEL_HEALTHCHECK_URL=gateway.url + "/healthz")
+    result = subprocess.run([sys.executable, *healthcheck_command(dockerfile)[1:]], env=env,
+                            capture_output=True, timeout=30)
+    assert result.returncode == 0, result.stderr.decode()
+    gateway.stop()
+    result = subprocess.run([sys.executable, *healthcheck_command(dockerfile)[1:]], env=env,
+                            capture_output=True, timeout=30)
+    assert result.returncode != 0, "a stopped gateway must be reported unhealthy"
+
+
 # --- docker-compose ----------------------------------------------------------------------------------------------
 
 
