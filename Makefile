@@ -31,14 +31,14 @@ AS_ROOT := $(shell if [ "$$(id -u)" = 0 ]; then echo ""; elif sudo -n true 2>/de
                    else echo none; fi)
 APT_INSTALL = $(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-.PHONY: all venv mpy python-deps prometheus-deps rotel-deps deps test demo bench reliability lint clean
+.PHONY: all venv mpy .venv .venv-mpy python-deps prometheus-deps rotel-deps deps test demo bench reliability lint clean
 
 all: test
 
 # ---------------------------------------------------------------- environments
 
-venv: $(STAMP)
-mpy: $(MPY_STAMP)
+venv .venv: $(STAMP)
+mpy .venv-mpy: $(MPY_STAMP)
 
 # Debian/Ubuntu split venv/ensurepip out of python3; install it when we can.
 python-deps:
