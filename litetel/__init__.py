@@ -18,6 +18,7 @@ from litetel.errors import (  # noqa: F401
     LitetelError,
     UploadError,
 )
-# Device and RingBuffer are exported here once their modules land.
+from litetel.ring_buffer import RingBuffer  # noqa: F401
+from litetel.device import Device  # noqa: F401
 
 __version__ = "0.1.0"
