@@ -30,17 +30,21 @@ except ImportError:  # PyYAML is a dev dependency; without it only the text chec
 
 def load_yaml(path):
     if yaml is None:
-        pytest.skip("LOUD: PyYAML is not installed, the YAML wiring of examples/docker-compose is NOT checked")
+        pytest.skip(
+            "LOUD: PyYAML is not installed, the YAML wiring of examples/docker-compose is NOT checked"
+        )
     return yaml.safe_load(path.read_text())
 
 
 def load_toml(path):
-    tomllib = pytest.importorskip("tomllib", reason="LOUD: Python < 3.11 has no tomllib; TOML wiring NOT checked")
+    tomllib = pytest.importorskip(
+        "tomllib", reason="LOUD: Python < 3.11 has no tomllib; TOML wiring NOT checked"
+    )
     return tomllib.loads(path.read_text())
 
 
 def host_port(address):
-    """('otel-collector', 4318) from 'http://otel-collector:4318' or 'otel-collector:4318' or '0.0.0.0:4318'."""
+    """('otel-collector', 4318) from 'http://otel-collector:4318', 'otel-collector:4318', '0.0.0.0:4318'."""
     parts = urlsplit(address if "://" in address else "//" + address)
     return parts.hostname, parts.port
 
@@ -81,7 +85,7 @@ def instruction(dockerfile, keyword):
     return [argument for key, argument in dockerfile if key.upper() == keyword]
 
 
-# --- Dockerfile --------------------------------------------------------------------------------------------------
+# --- Dockerfile ---------------------------------------------------------------------------------------------
 
 
 def test_dockerfile_base_user_port_volume_entrypoint(dockerfile):
@@ -99,14 +103,19 @@ def test_dockerfile_installs_what_pyproject_declares(dockerfile):
     assert "gateway" in pyproject["project"]["optional-dependencies"]
     assert pyproject["project"]["scripts"]["litetel-gateway"].startswith("litetel_gateway.")
     copied = " ".join(instruction(dockerfile, "COPY"))
-    for needed in ["pyproject.toml", pyproject["project"]["readme"], *pyproject["tool"]["setuptools"]["packages"]]:
+    for needed in [
+        "pyproject.toml",
+        pyproject["project"]["readme"],
+        *pyproject["tool"]["setuptools"]["packages"],
+    ]:
         assert needed in copied, "%s is needed by `pip install .` but not copied" % needed
         assert (ROOT / needed).exists()
 
 
 def test_dockerignore_keeps_the_build_inputs():
     patterns = [
-        line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     needed = ["pyproject.toml", "README.md", "litetel/__init__.py", "litetel_gateway/exporter_grpc.py"]
@@ -154,23 +163,35 @@ def test_healthcheck_command_asks_healthz_with_python_only(dockerfile, status, h
 def test_healthcheck_command_passes_against_the_real_gateway(dockerfile, make_gateway):
     gateway = make_gateway()
     env = dict(os.environ, LITETEL_HEALTHCHECK_URL=gateway.url + "/healthz")
-    result = subprocess.run([sys.executable, *healthcheck_command(dockerfile)[1:]], env=env,
-                            capture_output=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, *healthcheck_command(dockerfile)[1:]], env=env, capture_output=True, timeout=30
+    )
     assert result.returncode == 0, result.stderr.decode()
     gateway.stop()
-    result = subprocess.run([sys.executable, *healthcheck_command(dockerfile)[1:]], env=env,
-                            capture_output=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, *healthcheck_command(dockerfile)[1:]], env=env, capture_output=True, timeout=30
+    )
     assert result.returncode != 0, "a stopped gateway must be reported unhealthy"
 
 
-# --- docker-compose ----------------------------------------------------------------------------------------------
+# --- docker-compose -----------------------------------------------------------------------------------------
 
 
 def test_compose_text_names_every_part():
     # The minimal check that runs even without PyYAML.
     text = (COMPOSE_DIR / "docker-compose.yml").read_text()
-    for needle in ["gateway:", "otel-collector:", "prometheus:", "grafana:", "OTEL_EXPORTER_OTLP_ENDPOINT",
-                   "opentelemetry-collector-contrib", "8080:8080", "4318:4318", "9090:9090", "3000:3000"]:
+    for needle in [
+        "gateway:",
+        "otel-collector:",
+        "prometheus:",
+        "grafana:",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "opentelemetry-collector-contrib",
+        "8080:8080",
+        "4318:4318",
+        "9090:9090",
+        "3000:3000",
+    ]:
         assert needle in text, needle
 
 
@@ -191,7 +212,9 @@ def test_gateway_exports_to_the_collector_otlp_receiver(compose, collector_confi
     assert protocol in ("http/protobuf", "grpc")
     host, port = host_port(env["OTEL_EXPORTER_OTLP_ENDPOINT"])
     assert host == "otel-collector" and host in compose["services"]
-    receiver = collector_config["receivers"]["otlp"]["protocols"]["http" if protocol == "http/protobuf" else "grpc"]
+    receiver = collector_config["receivers"]["otlp"]["protocols"][
+        "http" if protocol == "http/protobuf" else "grpc"
+    ]
     bind_host, bind_port = host_port(receiver["endpoint"])
     assert bind_port == port
     assert bind_host == "0.0.0.0", "a receiver bound to localhost is unreachable from the gateway container"
@@ -294,7 +317,9 @@ def test_dashboard_gateway_metrics_exist_in_the_gateway():
     metrics_module = pytest.importorskip("litetel_gateway.self_metrics")
     gateway_metrics = metrics_module.GatewayMetrics()
     families = {family.name for family in gateway_metrics.families}
-    histograms = {family.name for family in gateway_metrics.families if isinstance(family, metrics_module.Histogram)}
+    histograms = {
+        family.name for family in gateway_metrics.families if isinstance(family, metrics_module.Histogram)
+    }
     exposed = set()
     for name in families:
         exposed.add(name)

@@ -5,18 +5,30 @@ import time
 
 import grpc
 import pytest
+from devicesim import COUNTER, HISTOGRAM, SimDevice
 from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service_pb2_grpc
-from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.collector.logs.v1 import (
+    logs_service_pb2,
+    logs_service_pb2_grpc,
+)
+from opentelemetry.proto.collector.metrics.v1 import (
+    metrics_service_pb2,
+    metrics_service_pb2_grpc,
+)
+from opentelemetry.proto.collector.trace.v1 import (
+    trace_service_pb2,
+    trace_service_pb2_grpc,
+)
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.metrics.v1 import metrics_pb2
-
-from devicesim import COUNTER, HISTOGRAM, SimDevice
 from support.ports import free_port
 
-from litetel_gateway.exporter_grpc import OtlpGrpcExporter, parse_grpc_endpoint, result_from_rpc_error
+from litetel_gateway.exporter_grpc import (
+    OtlpGrpcExporter,
+    parse_grpc_endpoint,
+    result_from_rpc_error,
+)
 
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 T0 = 1_700_000_000_000_000_000
@@ -46,7 +58,7 @@ def metrics_request(device_id="sat-7", counter=4242, gauge=21.5, hist=(3, 1, 0, 
     return request
 
 
-# --- endpoint forms -------------------------------------------------------------------------------------------
+# --- endpoint forms -----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -76,7 +88,7 @@ def test_bad_compression_is_refused():
         OtlpGrpcExporter("http://127.0.0.1:1", compression="zstd")
 
 
-# --- status mapping, pure -------------------------------------------------------------------------------------
+# --- status mapping, pure -----------------------------------------------------------------------------------
 
 
 def status_trailer(code, message, retry_delay_s=None):
@@ -125,7 +137,7 @@ def test_malformed_status_trailer_is_ignored():
     assert result.retryable and result.retry_after_s is None
 
 
-# --- a tiny local grpc.aio server -----------------------------------------------------------------------------
+# --- a tiny local grpc.aio server ---------------------------------------------------------------------------
 
 
 class ScriptedCollector(
@@ -271,7 +283,7 @@ def test_nothing_listening_is_retryable_and_exporter_recovers_when_it_appears():
     assert up.ok and len(collector.received) == 1
 
 
-# --- real rotel -----------------------------------------------------------------------------------------------
+# --- real rotel ---------------------------------------------------------------------------------------------
 
 
 def export_once(endpoint, request):
@@ -286,7 +298,9 @@ def export_once(endpoint, request):
 
 
 def test_rotel_receives_the_values_exported_over_grpc(rotel):
-    result = export_once("http://" + rotel.grpc_endpoint, metrics_request("sat-42", counter=918273, gauge=-3.75))
+    result = export_once(
+        "http://" + rotel.grpc_endpoint, metrics_request("sat-42", counter=918273, gauge=-3.75)
+    )
     assert result.ok, result.message
     rotel.wait_for_total("frames.sent", 918273, timeout_s=10, **{"device.id": "sat-42"})
     (counter,) = rotel.points("frames.sent")

@@ -1,4 +1,4 @@
-"""A real Prometheus (Debian's `prometheus`) scrapes the gateway's /metrics; PromQL returns the devices' totals.
+"""A real Prometheus (Debian's `prometheus`) scrapes the gateway's /metrics; PromQL gives the devices' totals.
 
 Two devices post signed frames (wire format §4) to a gateway subprocess; Prometheus scrapes it every second;
 the totals its HTTP API answers must equal what the devices recorded, and a resent request must not count
@@ -21,18 +21,21 @@ def histogram_point(values):
         counts[next((i for i, b in enumerate(BOUNDS) if v <= b), len(BOUNDS))] += 1
     first = next(i for i, c in enumerate(counts) if c)
     last = max(i for i, c in enumerate(counts) if c)
-    return [len(values), sum(values), min(values), max(values), first] + counts[first:last + 1]
+    return [len(values), sum(values), min(values), max(values), first] + counts[first : last + 1]
 
 
 def post_device(gateway_url, device_id, requests_a, requests_b, latencies):
-    """Two intervals of one device: route /a gets `requests_a` split over both, /b and the histogram the first."""
+    """Two intervals of one device: /a gets `requests_a` over both, /b and the histogram in the first."""
     dev = SimDevice(device_id, key=KEYS[device_id], resource={"service.name": "scrape-fleet"})
     requests = dev.instrument("test.requests", COUNTER, "{request}")
     route_a, route_b = dev.series(requests, {"route": "/a"}), dev.series(requests, {"route": "/b"})
     latency = dev.series(dev.instrument("test.latency", HISTOGRAM, "s", bounds=BOUNDS))
     t = int(time.time()) * SECOND - 60 * SECOND
-    first = dev.frame([route_a, requests_a - 3, route_b, requests_b, latency, histogram_point(latencies)],
-                      t, t + 10 * SECOND)
+    first = dev.frame(
+        [route_a, requests_a - 3, route_b, requests_b, latency, histogram_point(latencies)],
+        t,
+        t + 10 * SECOND,
+    )
     second = dev.frame([route_a, 3], t + 10 * SECOND, t + 20 * SECOND)
     status, reply = dev.post(gateway_url, [first, second])
     assert (status, reply["results"]) == (200, ["ok", "ok"])
@@ -48,8 +51,13 @@ def test_prometheus_reads_the_devices_totals_from_the_gateway(make_gateway, make
     latencies = {"sat-7": [0.05, 0.3, 0.3, 2.0], "sat-8": [0.7]}
     expected = {("sat-7", "/a"): 8, ("sat-7", "/b"): 11, ("sat-8", "/a"): 40, ("sat-8", "/b"): 2}
     for device_id in KEYS:
-        post_device(gateway.url, device_id, expected[(device_id, "/a")], expected[(device_id, "/b")],
-                    latencies[device_id])
+        post_device(
+            gateway.url,
+            device_id,
+            expected[(device_id, "/a")],
+            expected[(device_id, "/b")],
+            latencies[device_id],
+        )
 
     query = "sum by (device_id, route) (test_requests_total)"
     result = prometheus.wait_for_query(query, lambda r: len(r) == len(expected), timeout_s=30)
