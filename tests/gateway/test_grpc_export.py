@@ -1,6 +1,8 @@
 """OTLP/gRPC exporter: against real rotel, and a tiny local grpc.aio server for the failure mapping."""
 
 import asyncio
+import shutil
+import subprocess
 import time
 
 import grpc
@@ -340,3 +342,51 @@ def test_gateway_exports_over_grpc_to_rotel(make_gateway, rotel):
     (hist,) = rotel.points("http.server.duration")
     assert (hist.count, hist.sum, hist.min, hist.max, hist.bucket_counts) == (2, 70, 30, 40, [0, 2, 0])
     # Arrival proves the protocol: the only endpoint configured is rotel's gRPC port, where OTLP/HTTP fails.
+
+
+# --- TLS (https:// endpoints) ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory):
+    """(key PEM, certificate PEM) for localhost/127.0.0.1, made by the openssl command-line tool."""
+    if shutil.which("openssl") is None:
+        pytest.skip("LOUD: no openssl command to make a test certificate; gRPC over TLS NOT tested")
+    folder = tmp_path_factory.mktemp("tls")
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return key.read_bytes(), cert.read_bytes()
+
+
+def test_https_endpoint_uses_tls_and_verifies_the_server(self_signed):
+    key, cert = self_signed
+
+    async def main():
+        collector = ScriptedCollector()
+        server = grpc.aio.server()
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(collector, server)
+        port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, cert)]))
+        await server.start()
+        try:
+            results = []
+            for endpoint, roots in [
+                ("https://localhost:%d" % port, cert),  # trusted: delivered over TLS
+                ("https://localhost:%d" % port, None),  # system trust store: the self-signed cert is refused
+                ("http://localhost:%d" % port, None),  # plaintext to a TLS port: fails
+            ]:
+                exporter = OtlpGrpcExporter(endpoint, root_certificates=roots, timeout_s=5)
+                results.append(await exporter.export_metrics(metrics_request()))
+                await exporter.close()
+            return results, collector
+        finally:
+            await server.stop(None)
+
+    (trusted, untrusted, plaintext), collector = asyncio.run(main())
+    assert trusted.ok, trusted.message
+    assert (untrusted.ok, untrusted.retryable) == (False, True) and "UNAVAILABLE" in untrusted.message
+    assert (plaintext.ok, plaintext.retryable) == (False, True)
+    assert len(collector.received) == 1
