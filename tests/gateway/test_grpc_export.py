@@ -344,7 +344,7 @@ def test_gateway_exports_over_grpc_to_rotel(make_gateway, rotel):
     # Arrival proves the protocol: the only endpoint configured is rotel's gRPC port, where OTLP/HTTP fails.
 
 
-# --- TLS (https:// endpoints) ----------------------------------------------------------------------------------
+# --- TLS (https:// endpoints) -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
