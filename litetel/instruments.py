@@ -55,7 +55,8 @@ _LMAX = (1 << (8 * struct.calcsize("l") - 1)) - 1
 _LMIN = -_LMAX - 1
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
-_GROW = 4  # series slots added per growth step: a 64 KB heap cannot afford max_series up front
+# Series slots added per growth step: a 64 KB heap cannot afford max_series up front, nor spare slots.
+_GROW = 1 if MICROPYTHON else 4
 _CACHE_SIZE = 2 if MICROPYTHON else 8  # attrs-dict → handle fast path entries per instrument
 
 
@@ -463,8 +464,11 @@ class Histogram(_Instrument):
         self._floats = array("d")
         # (boundaries, sum, min, max) per measurement type. The int boundaries are the floors of the real
         # ones: for an int v, v <= b exactly when v <= floor(b).
-        self._icols = (tuple(_floor(b) for b in boundaries), self._ints, array("l"), array("l"))
-        self._fcols = (tuple(float(b) for b in boundaries), self._floats, array("d"), array("d"))
+        ibounds = tuple([_floor(b) for b in boundaries])
+        if ibounds == boundaries and all(b.__class__ is int for b in boundaries):
+            ibounds = boundaries  # integral boundaries (OTel's defaults): one tuple serves both
+        self._icols = (ibounds, self._ints, array("l"), array("l"))
+        self._fcols = (boundaries, self._floats, array("d"), array("d"))  # a float against an int: exact
         self._spilled = None
         _Instrument.__init__(self, dictionary, scope_id, name, unit, description, max_series)
 
