@@ -47,6 +47,8 @@ def test_threads_contending(benchmark, lib):
             t.join()
 
     benchmark.group = "hot path: %d threads contending on one series" % THREADS
-    benchmark.extra_info.update(kind="threads", lib=lib, op="threads_add", ops_per_call=THREADS * ADDS_PER_THREAD)
+    benchmark.extra_info.update(
+        kind="threads", lib=lib, op="threads_add", ops_per_call=THREADS * ADDS_PER_THREAD
+    )
     benchmark.pedantic(run, rounds=10, warmup_rounds=1)
     assert owner is not None

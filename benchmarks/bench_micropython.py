@@ -34,7 +34,11 @@ def micropython_binary():
 def run_script(binary, heapsize):
     return subprocess.run(
         [binary, "-X", "heapsize=" + heapsize, SCRIPT],
-        cwd=ROOT, env=dict(os.environ, MICROPYPATH=ROOT), capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=dict(os.environ, MICROPYPATH=ROOT),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -59,9 +63,14 @@ def test_micropython(measurements, quick):
         assert r.returncode == 0, r.stderr[-2000:]
     results = [json.loads(r.stdout.strip().splitlines()[-1]) for r in runs]
     measurements.record(
-        "mp.fits_64k", 1 if fits else 0, unit="bool", version=results[0]["version"],
-        error="" if fits else first.stderr.strip()[-500:],
+        "mp.fits_64k",
+        1 if fits else 0,
+        unit="bool",
+        version=results[0]["version"],
+        error="" if fits else (first.stdout + first.stderr).strip()[-300:],
     )
     for field in results[0]:
         if field != "version":
-            measurements.record("mp." + field, [r[field] for r in results], unit=_unit(field), heapsize=HEAP_GOAL)
+            measurements.record(
+                "mp." + field, [r[field] for r in results], unit=_unit(field), heapsize=HEAP_GOAL
+            )

@@ -23,19 +23,27 @@ def test_wire_otel(temporality, measurements):
     for name, compress in COMPRESSORS.items():
         total = sum(len(compress(p)) for p in payloads)
         measurements.record(
-            "wire.otel.%s.%s" % (temporality, name), total / TOTAL_POINTS, unit="B/point", lib="otel",
+            "wire.otel.%s.%s" % (temporality, name),
+            total / TOTAL_POINTS,
+            unit="B/point",
+            lib="otel",
             total_bytes=total,
         )
 
 
 def test_wire_prometheus(measurements):
     scrapes = load_side("prometheus").reference_scrapes()
-    series_lines = [line for line in scrapes[0].split(b"\n") if line.startswith(b"http_server_request_count_total")]
+    series_lines = [
+        line for line in scrapes[0].split(b"\n") if line.startswith(b"http_server_request_count_total")
+    ]
     assert len(series_lines) == wl.N_SERIES
     for name in ("raw", "gzip"):
         total = sum(len(COMPRESSORS[name](s)) for s in scrapes)
         measurements.record(
-            "wire.prometheus.%s" % name, total / TOTAL_POINTS, unit="B/point", lib="prometheus",
+            "wire.prometheus.%s" % name,
+            total / TOTAL_POINTS,
+            unit="B/point",
+            lib="prometheus",
             per_scrape=total / len(scrapes),
         )
 
@@ -48,6 +56,10 @@ def test_wire_litetel(codec, compression, measurements):
     assert [side.count_frame_points(f) for f in frames] == [wl.POINTS_PER_INTERVAL] * wl.N_INTERVALS
     total = sum(len(f) for f in frames)
     measurements.record(
-        "wire.litetel.%s.%s" % (codec, compression), total / TOTAL_POINTS, unit="B/point", lib="litetel",
-        total_bytes=total, first_frame_bytes=len(frames[0]),
+        "wire.litetel.%s.%s" % (codec, compression),
+        total / TOTAL_POINTS,
+        unit="B/point",
+        lib="litetel",
+        total_bytes=total,
+        first_frame_bytes=len(frames[0]),
     )

@@ -10,7 +10,9 @@ PEER_COLORS = {"OpenTelemetry SDK": "#4f6fb0", "prometheus_client": "#d08a2c"}
 LOSS_COLOR = "#c0392b"
 
 
-def draw_ratios(rows, path, title="litetel vs peers: peer cost / litetel cost (higher is better for litetel)"):
+def draw_ratios(
+    rows, path, title="litetel vs peers: peer cost / litetel cost (higher is better for litetel)"
+):
     """rows: (metric, peer label, ratio or None); None rows are drawn as 'not measured'."""
     import matplotlib
 

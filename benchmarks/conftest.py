@@ -34,10 +34,16 @@ def pytest_collect_file(parent, file_path):
 
 def pytest_configure(config):
     config.stash[_MEASUREMENTS] = Measurements()
+    if config.getoption("benchmark_disable", False):
+        from benchmarks import reference_workload
+
+        reference_workload.use_short_intervals()
 
 
 def pytest_sessionstart(session):
-    session.config.stash[_MEASUREMENTS].environment.update(machine_environment(), load_at_start=os.getloadavg())
+    session.config.stash[_MEASUREMENTS].environment.update(
+        machine_environment(), load_at_start=os.getloadavg()
+    )
 
 
 def pytest_sessionfinish(session):

@@ -42,7 +42,9 @@ class FramesToOtlp:
             self.dictionary.apply_delta(delta, self.limits)
             n = decoder.validate_points(points, self.dictionary)
             blob = msgpack.packb([points, None], use_bin_type=True)
-            rows.append(QueueRow(i, DEVICE_ID, header.epoch, header.seq, header.start, header.end, False, n, blob))
+            rows.append(
+                QueueRow(i, DEVICE_ID, header.epoch, header.seq, header.start, header.end, False, n, blob)
+            )
             points_total += n
         request, n_points = build_request(rows, self._get_dictionary, self.settings)
         assert n_points == points_total

@@ -76,7 +76,10 @@ def _mp_alloc(r):
 def _wire_ratio(variant):
     def check(r):
         return _ratio_goal(
-            r.value("wire.litetel.%s" % variant), r.value("wire.otel.delta.zstd3"), 0.25, "%.1f vs %.1f B/point"
+            r.value("wire.litetel.%s" % variant),
+            r.value("wire.otel.delta.zstd3"),
+            0.25,
+            "%.1f vs %.1f B/point",
         )
 
     return check
@@ -112,36 +115,75 @@ def _elsewhere(where):
 
 
 GOALS = (
-    ("2", "bound `add(1)` ≤ 0.5× prometheus_client `child.inc()`", _hot_ratio("counter_add_bound", "counter_add_bound")),
-    ("2", "bound histogram `record(v)` ≤ 0.5× prometheus_client `child.observe(v)`",
-     _hot_ratio("histogram_record_bound", "histogram_record_bound")),
-    ("2", "`add(1, attrs)` ≤ 0.5× prometheus_client `labels(a, b, c).inc()`",
-     _hot_ratio("counter_add_attrs", "counter_add_attrs")),
-    ("2", "memory per counter series ≤ 150 B (tracemalloc, %d series)" % MEMORY_GOAL_SERIES, _memory("counter", 150)),
-    ("2", "memory per 16-bucket histogram series ≤ 400 B (tracemalloc, %d series)" % MEMORY_GOAL_SERIES,
-     _memory("histogram", 400)),
+    (
+        "2",
+        "bound `add(1)` ≤ 0.5× prometheus_client `child.inc()`",
+        _hot_ratio("counter_add_bound", "counter_add_bound"),
+    ),
+    (
+        "2",
+        "bound histogram `record(v)` ≤ 0.5× prometheus_client `child.observe(v)`",
+        _hot_ratio("histogram_record_bound", "histogram_record_bound"),
+    ),
+    (
+        "2",
+        "`add(1, attrs)` ≤ 0.5× prometheus_client `labels(a, b, c).inc()`",
+        _hot_ratio("counter_add_attrs", "counter_add_attrs"),
+    ),
+    (
+        "2",
+        "memory per counter series ≤ 150 B (tracemalloc, {:,} series)".format(MEMORY_GOAL_SERIES),
+        _memory("counter", 150),
+    ),
+    (
+        "2",
+        "memory per 16-bucket histogram series ≤ 400 B (tracemalloc, {:,} series)".format(MEMORY_GOAL_SERIES),
+        _memory("histogram", 400),
+    ),
     ("2", "`import litetel` imports only the stdlib", _import_stdlib_only),
     ("2", "`import litetel` ≤ 3 ms", lambda r: _at_most(r.value("import.litetel.ms"), 3.0, "%.2f ms")),
-    ("2", "`import litetel` ≤ 1 MiB RSS over the bare interpreter",
-     lambda r: _at_most(r.value("import.litetel.rss"), 1024, "%.0f KiB")),
-    ("2", "MicroPython: import + 20 series + 10,000 recordings + collect() into an 8 KB RAM buffer under "
-     "`-X heapsize=64K`", _mp_fits),
+    (
+        "2",
+        "`import litetel` ≤ 1 MiB RSS over the bare interpreter",
+        lambda r: _at_most(r.value("import.litetel.rss"), 1024, "%.0f KiB"),
+    ),
+    (
+        "2",
+        "MicroPython: import + 20 series + 10,000 recordings + collect() into an 8 KB RAM buffer under "
+        "`-X heapsize=64K`",
+        _mp_fits,
+    ),
     ("2", "MicroPython: bound integer add/record allocates 0 bytes over 10,000 calls", _mp_alloc),
-    ("3", "compressed bytes/point ≤ 0.25× OTel delta + zstd-3 (msgpack + zstd, CPython default)",
-     _wire_ratio("msgpack.zstd")),
-    ("3", "compressed bytes/point ≤ 0.25× OTel delta + zstd-3 (msgpack + deflate, MicroPython)",
-     _wire_ratio("msgpack.deflate")),
-    ("3", "uncompressed ≤ 20 B/point (msgpack, no compressor)",
-     lambda r: _at_most(r.value("wire.litetel.msgpack.none"), 20.0, "%.1f B/point")),
+    (
+        "3",
+        "compressed bytes/point ≤ 0.25× OTel delta + zstd-3 (msgpack + zstd, CPython default)",
+        _wire_ratio("msgpack.zstd"),
+    ),
+    (
+        "3",
+        "compressed bytes/point ≤ 0.25× OTel delta + zstd-3 (msgpack + deflate, MicroPython)",
+        _wire_ratio("msgpack.deflate"),
+    ),
+    (
+        "3",
+        "uncompressed ≤ 20 B/point (msgpack, no compressor)",
+        lambda r: _at_most(r.value("wire.litetel.msgpack.none"), 20.0, "%.1f B/point"),
+    ),
     ("3", "encode + compress of a 100-point interval ≤ 0.1× OTel SDK collect + encode", _export_ratio),
-    ("3", "crash test: ≥ 200 SIGKILLs of a file-backed ring buffer writer, nothing torn returned",
-     _elsewhere("the ring-buffer crash test in tests/")),
+    (
+        "3",
+        "crash test: ≥ 200 SIGKILLs of a file-backed ring buffer writer, nothing torn returned",
+        _elsewhere("the ring-buffer crash test in tests/"),
+    ),
     ("3", "MicroPython: frames encode and the RAM ring buffer works under `-X heapsize=64K`", _mp_fits),
     ("5", "frames → OTLP protobuf ≥ 250,000 data points/s on one core", _gateway_rate),
     ("5", "frames → OTLP protobuf ≥ 3× the OTel SDK's `encode_metrics` rate per point", _gateway_ratio),
     ("5", "gateway idle RSS ≤ 60 MiB", _elsewhere("the gateway tests (not this suite)")),
-    ("5", "1,000 simulated devices posting once a second: no loss, p99 ingest latency",
-     _elsewhere("the gateway load test (not this suite)")),
+    (
+        "5",
+        "1,000 simulated devices posting once a second: no loss, p99 ingest latency",
+        _elsewhere("the gateway load test (not this suite)"),
+    ),
     ("7", "the 20× claim: bound add ≥ 20× faster than the OTel SDK's `add(1, attrs)`", _claim_20x),
     ("7", "`make bench` regenerates everything in a few minutes (≤ 300 s)", _suite_time),
 )

@@ -1,6 +1,6 @@
 """The three libraries under test, by name, and the module that drives each ("side").
 
-    side = load_side("otel")          # benchmarks.otel_side; skips the test if the library is missing
+side = load_side("otel")          # benchmarks.otel_side; skips the test if the library is missing
 """
 
 import importlib
@@ -29,7 +29,12 @@ def versions():
     from importlib import metadata
 
     names = list(DISTRIBUTIONS.values()) + [
-        "opentelemetry-exporter-otlp-proto-common", "protobuf", "msgpack", "cbor2", "zstandard", "pytest-benchmark",
+        "opentelemetry-exporter-otlp-proto-common",
+        "protobuf",
+        "msgpack",
+        "cbor2",
+        "zstandard",
+        "pytest-benchmark",
     ]
     found = {}
     for name in names:

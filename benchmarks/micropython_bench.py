@@ -10,7 +10,9 @@ import time
 gc.collect()
 HEAP_START = gc.mem_alloc()
 
-import litetel  # noqa: E402
+import litetel  # noqa: E402,F401
+from litetel.device import Device  # noqa: E402
+from litetel.ring_buffer import RingBuffer  # noqa: E402
 
 gc.collect()
 HEAP_IMPORT = gc.mem_alloc()
@@ -18,7 +20,7 @@ HEAP_IMPORT = gc.mem_alloc()
 N = 10000
 BOUNDARIES = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0)
 
-dev = litetel.Device("mp-bench", buffer=litetel.RingBuffer(capacity=8192))
+dev = Device("mp-bench", buffer=RingBuffer(capacity=8192))
 meter = dev.meter("bench")
 counters = [meter.counter("bench.counter.%d" % i).bind({"slot": i}) for i in range(10)]
 gauges = [meter.gauge("bench.gauge.%d" % i).bind({"sensor": "s%d" % i}) for i in range(5)]

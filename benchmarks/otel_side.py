@@ -8,7 +8,10 @@ its OTLP/HTTP exporter serializes.
     payloads = reference_payloads("delta")     # one serialized ExportMetricsServiceRequest per interval
 """
 
+import functools
+
 from benchmarks import reference_workload as wl
+from benchmarks.repeat import repeat
 
 OP_VALUE = 0.042  # a latency in the middle of the boundaries, so bucket search is not a best case
 
@@ -30,7 +33,9 @@ def new_meter(temporality="delta", cardinality_limit=2000):
     provider = MeterProvider(
         metric_readers=[reader],
         resource=Resource.create(wl.RESOURCE),
-        views=[View(instrument_type=Histogram, aggregation=ExplicitBucketHistogramAggregation(wl.BOUNDARIES))],
+        views=[
+            View(instrument_type=Histogram, aggregation=ExplicitBucketHistogramAggregation(wl.BOUNDARIES))
+        ],
     )
     return reader, provider.get_meter(wl.SCOPE_NAME)
 
@@ -56,8 +61,10 @@ def record_interval(counter, histogram, interval):
             record(v, attrs)
 
 
+@functools.lru_cache(maxsize=None)
 def reference_metrics_data(temporality):
-    """The SDK's MetricsData collected after each of the 10 intervals of the reference workload."""
+    """The SDK's MetricsData collected after each of the 10 intervals of the reference workload (cached:
+    the wire and gateway benchmarks share it)."""
     reader, meter = new_meter(temporality)
     counter, histogram = reference_instruments(meter)
     collected = []
@@ -111,52 +118,22 @@ def hot_path_loops(n):
     updown = meter.create_up_down_counter("bench.updown")
     gauge = meter.create_gauge("bench.gauge")
     histogram = meter.create_histogram("bench.histogram")
-    loop = range(n)
-    v = OP_VALUE
-
-    def counter_add_bound():
-        for _ in loop:
-            counter.add(1, attrs)
-
-    def counter_add_no_attrs():
-        for _ in loop:
-            plain.add(1)
-
-    def updown_add_bound():
-        for _ in loop:
-            updown.add(1, attrs)
-
-    def gauge_set_bound():
-        for _ in loop:
-            gauge.set(41.5, attrs)
-
-    def histogram_record_bound():
-        for _ in loop:
-            histogram.record(v, attrs)
-
-    ops = {
-        "counter_add_bound": counter_add_bound,
-        "counter_add_attrs": counter_add_bound,  # same call: the SDK has no bound handles
-        "counter_add_no_attrs": counter_add_no_attrs,
-        "updown_add_bound": updown_add_bound,
-        "gauge_set_bound": gauge_set_bound,
-        "histogram_record_bound": histogram_record_bound,
-        "histogram_record_attrs": histogram_record_bound,
+    return reader, {
+        "counter_add_bound": repeat(n, counter.add, 1, attrs),
+        "counter_add_attrs": repeat(n, counter.add, 1, attrs),  # the same call: the SDK has no bound handles
+        "counter_add_no_attrs": repeat(n, plain.add, 1),
+        "updown_add_bound": repeat(n, updown.add, 1, attrs),
+        "gauge_set_bound": repeat(n, gauge.set, 41.5, attrs),
+        "histogram_record_bound": repeat(n, histogram.record, OP_VALUE, attrs),
+        "histogram_record_attrs": repeat(n, histogram.record, OP_VALUE, attrs),
     }
-    return reader, ops
 
 
 def contended_add(n):
     """(owner, adds): adds() does n adds on one series that every thread shares."""
     reader, meter = new_meter("delta")
     counter = meter.create_counter("bench.contended")
-    attrs = dict(wl.SERIES[0])
-
-    def adds():
-        for _ in range(n):
-            counter.add(1, attrs)
-
-    return reader, adds
+    return reader, repeat(n, counter.add, 1, dict(wl.SERIES[0]))
 
 
 def series_inputs(attr_sets):
@@ -164,12 +141,15 @@ def series_inputs(attr_sets):
     return attr_sets
 
 
-def new_series(kind, attr_sets):
-    """One series of `kind` ("counter" or "histogram") per attribute dict, one measurement each.
+def memory_host(n):
+    """The SDK pipeline (provider + reader), created before measuring, with room for n series."""
+    reader, meter = new_meter("delta", cardinality_limit=n + 10)
+    return reader, meter
 
-    Returns what must stay alive for the series to exist.
-    """
-    reader, meter = new_meter("delta", cardinality_limit=len(attr_sets) + 10)
+
+def new_series(host, kind, attr_sets):
+    """The instrument and one series of `kind` per attribute dict, one measurement each; returns them."""
+    reader, meter = host
     if kind == "counter":
         inst = meter.create_counter("bench.mem.counter")
         for attrs in attr_sets:
@@ -178,4 +158,4 @@ def new_series(kind, attr_sets):
         inst = meter.create_histogram("bench.mem.histogram")
         for attrs in attr_sets:
             inst.record(OP_VALUE, attrs)
-    return reader, inst
+    return inst

@@ -7,6 +7,7 @@ Prometheus is pulled, cumulative and text: one scrape per interval exposes every
 """
 
 from benchmarks import reference_workload as wl
+from benchmarks.repeat import repeat
 
 OP_VALUE = 0.042
 
@@ -21,8 +22,12 @@ def reference_registry():
     registry = CollectorRegistry()
     counter = Counter(_prom_name(wl.COUNTER_NAME), "HTTP requests", wl.LABEL_NAMES, registry=registry)
     histogram = Histogram(
-        _prom_name(wl.HISTOGRAM_NAME), "HTTP request duration", wl.LABEL_NAMES, unit="seconds",
-        buckets=wl.BOUNDARIES, registry=registry,
+        _prom_name(wl.HISTOGRAM_NAME),
+        "HTTP request duration",
+        wl.LABEL_NAMES,
+        unit="seconds",
+        buckets=wl.BOUNDARIES,
+        registry=registry,
     )
     return registry, counter, histogram
 
@@ -81,43 +86,22 @@ def hot_path_loops(n):
     histogram_child = histogram.labels(*labels)
     a, b, c = labels
     loop = range(n)
-    v = OP_VALUE
 
-    def counter_add_bound():
-        for _ in loop:
-            counter_child.inc()
-
-    def counter_add_attrs():
+    def counter_add_attrs():  # labels(...) resolves the child on every call: its "attributes" path
         for _ in loop:
             counter.labels(a, b, c).inc()
 
-    def counter_add_no_attrs():
-        for _ in loop:
-            plain.inc()
-
-    def updown_add_bound():
-        for _ in loop:
-            updown_child.inc()
-
-    def gauge_set_bound():
-        for _ in loop:
-            gauge_child.set(41.5)
-
-    def histogram_record_bound():
-        for _ in loop:
-            histogram_child.observe(v)
-
     def histogram_record_attrs():
         for _ in loop:
-            histogram.labels(a, b, c).observe(v)
+            histogram.labels(a, b, c).observe(OP_VALUE)
 
     return registry, {
-        "counter_add_bound": counter_add_bound,
+        "counter_add_bound": repeat(n, counter_child.inc),
         "counter_add_attrs": counter_add_attrs,
-        "counter_add_no_attrs": counter_add_no_attrs,
-        "updown_add_bound": updown_add_bound,
-        "gauge_set_bound": gauge_set_bound,
-        "histogram_record_bound": histogram_record_bound,
+        "counter_add_no_attrs": repeat(n, plain.inc),
+        "updown_add_bound": repeat(n, updown_child.inc),
+        "gauge_set_bound": repeat(n, gauge_child.set, 41.5),
+        "histogram_record_bound": repeat(n, histogram_child.observe, OP_VALUE),
         "histogram_record_attrs": histogram_record_attrs,
     }
 
@@ -130,12 +114,7 @@ def contended_add(n):
     child = Counter("bench_contended", "c", wl.LABEL_NAMES, registry=registry).labels(
         *wl.label_values(wl.SERIES[0])
     )
-
-    def adds():
-        for _ in range(n):
-            child.inc()
-
-    return registry, adds
+    return registry, repeat(n, child.inc)
 
 
 def series_inputs(attr_sets):
@@ -143,11 +122,17 @@ def series_inputs(attr_sets):
     return [wl.label_values(attrs) for attrs in attr_sets]
 
 
-def new_series(kind, label_sets):
-    """One labelled child per label tuple (from series_inputs), one measurement each; returns the owners."""
-    from prometheus_client import CollectorRegistry, Counter, Histogram
+def memory_host(n):
+    """The registry, created before measuring."""
+    from prometheus_client import CollectorRegistry
 
-    registry = CollectorRegistry()
+    return CollectorRegistry()
+
+
+def new_series(registry, kind, label_sets):
+    """The instrument and one labelled child per label tuple (from series_inputs), one measurement each."""
+    from prometheus_client import Counter, Histogram
+
     if kind == "counter":
         inst = Counter("bench_mem_counter", "c", wl.LABEL_NAMES, registry=registry)
         for labels in label_sets:
@@ -156,4 +141,4 @@ def new_series(kind, label_sets):
         inst = Histogram("bench_mem_histogram", "h", wl.LABEL_NAMES, buckets=wl.BOUNDARIES, registry=registry)
         for labels in label_sets:
             inst.labels(*labels).observe(OP_VALUE)
-    return registry, inst
+    return inst

@@ -59,6 +59,14 @@ LABEL_NAMES = ("http_request_method", "http_route", "http_response_status_code")
 _cache = []
 
 
+def use_short_intervals(seconds=1):
+    """Quick mode (CI smoke run): same series, shapes and point counts, `seconds`-long intervals, so the
+    workload replays ~60x faster. Wire figures of a quick run are not the reference figures."""
+    global INTERVAL_S
+    INTERVAL_S = seconds
+    del _cache[:]
+
+
 def intervals():
     """The 10 intervals: each a list (one per series) of that interval's request latencies in seconds.
 
@@ -72,7 +80,8 @@ def intervals():
             interval = []
             for rate in rates:
                 mean = rate * INTERVAL_S
-                count = max(0, round(rng.gauss(mean, math.sqrt(mean))))  # Poisson, normal approximation
+                # Poisson, normal approximation; at least one request so every series has its points
+                count = max(1, round(rng.gauss(mean, math.sqrt(mean))))
                 interval.append([rng.lognormvariate(mu, 0.8) for _ in range(count)])
             _cache.append(interval)
     return _cache
@@ -90,6 +99,10 @@ def light_interval(samples_per_series=16):
 def many_series(n):
     """n distinct 3-attribute HTTP dicts (for memory per series), built by the caller before measuring."""
     return [
-        {"http.request.method": _METHODS[i % 4], "http.route": "/api/r%d" % i, "http.response.status_code": 200}
+        {
+            "http.request.method": _METHODS[i % 4],
+            "http.route": "/api/r%d" % i,
+            "http.response.status_code": 200,
+        }
         for i in range(n)
     ]

@@ -17,6 +17,7 @@ import time
 
 from benchmarks import sections
 from benchmarks.chart import draw_ratios
+from benchmarks.headline import headline_ratios
 from benchmarks.results import BENCHMARK_JSON, MEASUREMENTS_JSON, Results
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,14 +39,17 @@ QUICK_ARGS = ["--benchmark-disable"]
 def pytest_command(results_dir, quick=False, extra=()):
     """The pytest command line that produces both JSON files in `results_dir`."""
     cmd = [
-        sys.executable, "-m", "pytest", os.path.join(ROOT, "benchmarks"), "-q", "-p", "no:cacheprovider",
+        sys.executable,
+        "-m",
+        "pytest",
+        os.path.join(ROOT, "benchmarks"),
+        "-q",
+        "-p",
+        "no:cacheprovider",
         "--measurements-json=" + os.path.join(results_dir, MEASUREMENTS_JSON),
     ]
-    if quick:
-        cmd += QUICK_ARGS
-    else:
-        cmd += TIMING_ARGS + ["--benchmark-json=" + os.path.join(results_dir, BENCHMARK_JSON)]
-    return cmd + list(extra)
+    cmd += QUICK_ARGS if quick else TIMING_ARGS
+    return cmd + ["--benchmark-json=" + os.path.join(results_dir, BENCHMARK_JSON)] + list(extra)
 
 
 def run_suite(results_dir, quick=False, extra=()):
@@ -68,7 +72,7 @@ def run_suite(results_dir, quick=False, extra=()):
 def render(results_dir=RESULTS_DIR, doc=DOC, chart=CHART):
     """Write the markdown report and the chart from the JSON files in `results_dir`."""
     results = Results.load(results_dir)
-    draw_ratios(sections.headline_ratios(results), chart)
+    draw_ratios(headline_ratios(results), chart)
     text = sections.document(results, chart_name=os.path.basename(chart))
     with open(doc, "w") as f:
         f.write(text)

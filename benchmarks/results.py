@@ -1,8 +1,8 @@
 """One run's results, read back: pytest-benchmark timings (per operation) and the side-JSON figures.
 
-    r = Results.load("benchmarks/results")
-    r.per_op("hot_path", "litetel", "counter_add_bound")   # {"median": s, "iqr": s, ...} per operation
-    r.figure("wire.litetel.msgpack.zstd")                  # {"median": ..., "unit": "B/point", ...}
+r = Results.load("benchmarks/results")
+r.per_op("hot_path", "litetel", "counter_add_bound")   # {"median": s, "iqr": s, ...} per operation
+r.figure("wire.litetel.msgpack.zstd")                  # {"median": ..., "unit": "B/point", ...}
 """
 
 import json
@@ -26,8 +26,11 @@ class Results:
 
     @classmethod
     def load(cls, directory):
-        with open(os.path.join(directory, BENCHMARK_JSON)) as f:
-            benchmark = json.load(f)
+        benchmark = {}  # a quick (--benchmark-disable) run writes no timings
+        path = os.path.join(directory, BENCHMARK_JSON)
+        if os.path.exists(path):
+            with open(path) as f:
+                benchmark = json.load(f)
         with open(os.path.join(directory, MEASUREMENTS_JSON)) as f:
             side = json.load(f)
         return cls(benchmark, side["figures"], side.get("environment", {}))

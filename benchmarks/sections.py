@@ -1,19 +1,16 @@
 """The markdown of docs/benchmarks.md, section by section, from a Results.
 
     text = document(results, chart_name="benchmarks.png")
-    rows = headline_ratios(results)      # what the chart draws
 
 Every figure carries its spread; ratios are peer / litetel for costs (so "25×" means litetel is 25 times
 cheaper) and are computed from medians measured in the same run.
 """
 
-from benchmarks.goals import MEMORY_GOAL_SERIES, evaluate
+from benchmarks.formatting import fmt_figure, fmt_ratio, fmt_timing, median, table
+from benchmarks.goals import evaluate
+from benchmarks.headline import PEERS, headline
 from benchmarks.libraries import LABELS, LIBS
 from benchmarks.results import ratio
-
-HEADLINE_START = "<!-- benchmarks:headline:start -->"
-HEADLINE_END = "<!-- benchmarks:headline:end -->"
-PEERS = ("otel", "prometheus")
 
 HOT_PATH_CALLS = {  # op -> (litetel, OTel SDK, prometheus_client) call measured
     "counter_add_bound": ("`bound.add(1)`", "`counter.add(1, attrs)`", "`child.inc()`"),
@@ -23,7 +20,9 @@ HOT_PATH_CALLS = {  # op -> (litetel, OTel SDK, prometheus_client) call measured
     "gauge_set_bound": ("`bound.set(41.5)`", "`gauge.set(41.5, attrs)`", "`child.set(41.5)`"),
     "histogram_record_bound": ("`bound.record(v)`", "`histogram.record(v, attrs)`", "`child.observe(v)`"),
     "histogram_record_attrs": (
-        "`histogram.record(v, attrs)`", "`histogram.record(v, attrs)`", "`labels(a, b, c).observe(v)`",
+        "`histogram.record(v, attrs)`",
+        "`histogram.record(v, attrs)`",
+        "`labels(a, b, c).observe(v)`",
     ),
 }
 WIRE_ROWS = (
@@ -42,114 +41,10 @@ WIRE_ROWS = (
     ("wire.prometheus.raw", "Prometheus text exposition (per scrape)"),
     ("wire.prometheus.gzip", "Prometheus text exposition + gzip (per scrape)"),
 )
-WIRE_REFERENCE = "wire.otel.delta.zstd3"
-
-
-def fmt_seconds(s):
-    if s is None:
-        return "—"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
-            return "%.3g %s" % (s / scale, unit)
-    return "%.3g ns" % (s * 1e9)
-
-
-def fmt_timing(stats):
-    if stats is None:
-        return "not measured"
-    return "%s (IQR %s)" % (fmt_seconds(stats["median"]), fmt_seconds(stats["iqr"]))
-
-
-def fmt_figure(f, fmt="%.1f"):
-    if f is None:
-        return "not measured"
-    text = fmt % f["median"]
-    if f["n"] > 1:
-        text += " (IQR " + fmt % f["iqr"] + ")"
-    return text
-
-
-def fmt_ratio(x):
-    if x is None:
-        return "—"
-    return ("%.1f×" % x) if x < 100 else ("%.0f×" % x)
-
-
-def _median(stats):
-    return None if stats is None else stats["median"]
-
-
-def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines + [""]
 
 
 def _hot(r, lib, op):
     return r.per_op("hot_path", lib, op)
-
-
-def headline_ratios(r):
-    """(metric, peer label, peer cost / litetel cost) rows for the chart."""
-    rows = []
-
-    def both(metric, get):
-        for peer in PEERS:
-            rows.append((metric, LABELS[peer], ratio(get(peer), get("litetel"))))
-
-    both("bound counter add", lambda lib: _median(_hot(r, lib, "counter_add_bound")))
-    both("counter add, 3 attributes", lambda lib: _median(_hot(r, lib, "counter_add_attrs")))
-    both("bound histogram record", lambda lib: _median(_hot(r, lib, "histogram_record_bound")))
-    both("memory / counter series", lambda lib: r.value("memory.%s.counter.%d" % (lib, MEMORY_GOAL_SERIES)))
-    both("memory / histogram series", lambda lib: r.value("memory.%s.histogram.%d" % (lib, MEMORY_GOAL_SERIES)))
-    wire = {"litetel": "wire.litetel.msgpack.zstd", "otel": WIRE_REFERENCE, "prometheus": "wire.prometheus.gzip"}
-    both("wire bytes / point, compressed", lambda lib: r.value(wire[lib]))
-    both("export CPU / interval", lambda lib: _median(r.per_op("export", lib)))
-    rows.append(("gateway points/s", LABELS["otel"], ratio(r.rate("gateway", "litetel"), r.rate("gateway", "otel"))))
-    return rows
-
-
-def headline(r):
-    """The block the README quotes: one row per headline measure, peers with 'n× litetel'."""
-
-    def cell(value, ref, text):
-        x = ratio(value, ref)
-        return text if x is None else "%s (%s)" % (text, fmt_ratio(x))
-
-    def row(name, get, show):
-        lite = get("litetel")
-        return [name, show(lite)] + [cell(get(p), lite, show(get(p))) for p in PEERS]
-
-    hot = lambda op: lambda lib: _median(_hot(r, lib, op))  # noqa: E731
-    mem = lambda kind: lambda lib: r.value("memory.%s.%s.%d" % (lib, kind, MEMORY_GOAL_SERIES))  # noqa: E731
-    wire = {"litetel": "wire.litetel.msgpack.zstd", "otel": WIRE_REFERENCE, "prometheus": "wire.prometheus.gzip"}
-    raw = {"litetel": "wire.litetel.msgpack.none", "otel": "wire.otel.delta.raw", "prometheus": "wire.prometheus.raw"}
-    bytes_ = lambda v: "—" if v is None else "%.0f B" % v  # noqa: E731
-    rows = [
-        row("bound counter `add(1)`", hot("counter_add_bound"), fmt_seconds),
-        row("counter `add(1, attrs)` (3 attributes)", hot("counter_add_attrs"), fmt_seconds),
-        row("bound histogram `record(v)`", hot("histogram_record_bound"), fmt_seconds),
-        row("memory per counter series (%d series)" % MEMORY_GOAL_SERIES, mem("counter"), bytes_),
-        row("memory per 16-bucket histogram series", mem("histogram"), bytes_),
-        row("wire bytes per point, compressed", lambda lib: r.value(wire[lib]),
-            lambda v: "—" if v is None else "%.1f B" % v),
-        row("wire bytes per point, uncompressed", lambda lib: r.value(raw[lib]),
-            lambda v: "—" if v is None else "%.1f B" % v),
-        row("export one 100-point interval (CPU)", lambda lib: _median(r.per_op("export", lib)), fmt_seconds),
-        row("`import` time", lambda lib: r.value("import.%s.ms" % lib),
-            lambda v: "—" if v is None else "%.1f ms" % v),
-    ]
-    gw, otel = r.rate("gateway", "litetel"), r.rate("gateway", "otel")
-    lines = [HEADLINE_START, ""]
-    lines += _table(["", "litetel", LABELS["otel"], LABELS["prometheus"]], rows)
-    lines += [
-        "Gateway: frames → OTLP protobuf at **%s data points/s** on one core, %s the OTel SDK's own encoder "
-        "(%s points/s). Peer cells show the peer's figure and (peer / litetel)."
-        % ("—" if gw is None else "{:,.0f}".format(gw), fmt_ratio(ratio(gw, otel)),
-           "—" if otel is None else "{:,.0f}".format(otel)),
-        "", HEADLINE_END, "",
-    ]
-    return lines
 
 
 def goals_section(r):
@@ -157,9 +52,12 @@ def goals_section(r):
     for issue, text, measured, met in evaluate(r):
         status = {True: "**met**", False: "**not met**", None: "not measured here"}[met]
         rows.append(["#" + issue, text, measured, status])
-    return ["## Goals", "", "Every goal of issues 2, 3, 5 and 7, judged on this run (a miss is reported as a miss).", ""] + _table(
-        ["issue", "goal", "measured", "status"], rows
-    )
+    return [
+        "## Goals",
+        "",
+        "Every goal of issues 2, 3, 5 and 7, judged on this run (a miss is reported as a miss).",
+        "",
+    ] + table(["issue", "goal", "measured", "status"], rows)
 
 
 def machine_section(r):
@@ -172,12 +70,15 @@ def machine_section(r):
         ["system", m["system"]],
         ["Python", m["python"]],
         ["MicroPython", "unix port %s" % mp["version"] if mp else "not run"],
-        ["run", "%s; load average %s at start, %s at end" % (
-            m["datetime"], _load(env.get("load_at_start")), _load(env.get("load_at_end")))],
+        [
+            "run",
+            "%s; load average %s at start, %s at end"
+            % (m["datetime"], _load(env.get("load_at_start")), _load(env.get("load_at_end"))),
+        ],
         ["suite wall time", "%.0f s" % env["suite_seconds"] if "suite_seconds" in env else "—"],
     ]
     rows += [[name, version] for name, version in sorted(versions.items())]
-    return ["## Machine and versions", ""] + _table(["", ""], rows)
+    return ["## Machine and versions", ""] + table(["", ""], rows)
 
 
 def _load(avg):
@@ -188,22 +89,27 @@ def hot_path_section(r):
     rows = []
     for op, calls in HOT_PATH_CALLS.items():
         stats = {lib: _hot(r, lib, op) for lib in LIBS}
-        lite = _median(stats["litetel"])
+        lite = median(stats["litetel"])
         row = [op.replace("_", " ")]
         row += ["%s<br>%s" % (fmt_timing(stats[lib]), call) for lib, call in zip(LIBS, calls)]
-        row += [fmt_ratio(ratio(_median(stats[p]), lite)) for p in PEERS]
+        row += [fmt_ratio(ratio(median(stats[p]), lite)) for p in PEERS]
         rows.append(row)
     threads = {lib: r.per_op("threads", lib, "threads_add") for lib in LIBS}
-    lite = _median(threads["litetel"])
-    rows.append(["4 threads, one series (per add)"] + [fmt_timing(threads[lib]) for lib in LIBS]
-                + [fmt_ratio(ratio(_median(threads[p]), lite)) for p in PEERS])
+    lite = median(threads["litetel"])
+    rows.append(
+        ["4 threads, one series (per add)"]
+        + [fmt_timing(threads[lib]) for lib in LIBS]
+        + [fmt_ratio(ratio(median(threads[p]), lite)) for p in PEERS]
+    )
     header = ["operation"] + [LABELS[lib] for lib in LIBS] + ["OTel / litetel", "prometheus / litetel"]
     return [
-        "## Hot path (time per operation, median and IQR)", "",
+        "## Hot path (time per operation, median and IQR)",
+        "",
         "Each timed call performs the operation 1,000 times in a `for` loop (the loop's ~20 ns is in every "
         "column). The OTel SDK has no bound handles, so its 'bound' rows call the instrument with a prebuilt "
-        "3-attribute dict. The thread row: 4 threads × 2,000 adds on one shared series, per add.", "",
-    ] + _table(header, rows)
+        "3-attribute dict. The thread row: 4 threads × 2,000 adds on one shared series, per add.",
+        "",
+    ] + table(header, rows)
 
 
 def memory_section(r):
@@ -211,30 +117,45 @@ def memory_section(r):
     for kind in ("counter", "histogram"):
         for n in (100, 1000, 10000):
             figs = {lib: r.value("memory.%s.%s.%d" % (lib, kind, n)) for lib in LIBS}
-            rows.append(["%s, %s series" % (kind, "{:,}".format(n))]
-                        + ["—" if figs[lib] is None else "%.0f" % figs[lib] for lib in LIBS]
-                        + [fmt_ratio(ratio(figs[p], figs["litetel"])) for p in PEERS])
+            rows.append(
+                ["%s, %s series" % (kind, "{:,}".format(n))]
+                + ["—" if figs[lib] is None else "%.0f" % figs[lib] for lib in LIBS]
+                + [fmt_ratio(ratio(figs[p], figs["litetel"])) for p in PEERS]
+            )
     lines = [
-        "## Memory", "",
-        "### Bytes per series (tracemalloc)", "",
+        "## Memory",
+        "",
+        "### Bytes per series (tracemalloc)",
+        "",
         "Traced bytes after creating the instrument and N series with one measurement each, divided by N. "
         "Attribute dicts / label tuples are built beforehand; litetel's and prometheus_client's handles are "
-        "kept alive. Histograms have 16 buckets. Deterministic (one sample).", "",
-    ] + _table(["series"] + ["%s (B)" % LABELS[lib] for lib in LIBS] + ["OTel / litetel", "prometheus / litetel"],
-               rows)
+        "kept alive. Histograms have 16 buckets. Deterministic (one sample).",
+        "",
+    ] + table(
+        ["series"] + ["%s (B)" % LABELS[lib] for lib in LIBS] + ["OTel / litetel", "prometheus / litetel"],
+        rows,
+    )
     rows = []
     for lib in LIBS:
         t, rss = r.figure("import.%s.ms" % lib), r.figure("import.%s.rss" % lib)
         statement = t.get("statement", "") if t else ""
         extra = ", ".join(rss.get("top_level_packages", [])) if rss else ""
-        rows.append([LABELS[lib], "`%s`" % statement, fmt_figure(t, "%.2f"), fmt_figure(rss, "%.0f"), extra or "—"])
-    lines += ["### Import time and RSS over the bare interpreter", "",
-              "Fresh `python -c` subprocesses, 11 each; RSS is VmRSS after minus before the import.", ""]
-    return lines + _table(["library", "statement", "time (ms)", "RSS (KiB)", "non-stdlib packages loaded"], rows)
+        rows.append(
+            [LABELS[lib], "`%s`" % statement, fmt_figure(t, "%.2f"), fmt_figure(rss, "%.0f"), extra or "—"]
+        )
+    lines += [
+        "### Import time and RSS over the bare interpreter",
+        "",
+        "Fresh `python -c` subprocesses, 11 each; RSS is VmRSS after minus before the import.",
+        "",
+    ]
+    return lines + table(
+        ["library", "statement", "time (ms)", "RSS (KiB)", "other non-stdlib packages loaded"], rows
+    )
 
 
 def wire_section(r):
-    ref = r.value(WIRE_REFERENCE)
+    ref = r.value("wire.otel.delta.zstd3")
     rows = []
     for key, name in WIRE_ROWS:
         f = r.figure(key)
@@ -242,34 +163,45 @@ def wire_section(r):
         total = "" if f is None else "{:,}".format(int(f.get("total_bytes", v * 1000)))
         rows.append([name, "—" if v is None else "%.1f" % v, total, fmt_ratio(ratio(v, ref))])
     return [
-        "## Wire: bytes per data point on the reference workload", "",
-        "50 series × (counter + 16-bucket histogram) with 3 HTTP attributes, 10 intervals of 60 s, 1–20 req/s "
-        "per series (Poisson-ish), log-normal latencies around 50 ms, seeded (`benchmarks/reference_workload.py`)"
-        ": 1,000 data points. Each interval is one payload, compressed on its own. litetel counts whole frames "
-        "(48-byte header included) with its series dictionary, amortized over the 10 intervals; OTLP is the "
-        "SDK's own `encode_metrics` output; Prometheus is one scrape per interval.", "",
-    ] + _table(["payload", "B/point", "bytes, 10 intervals", "× OTLP delta + zstd-3"], rows)
+        "## Wire: bytes per data point on the reference workload",
+        "",
+        "50 series × (counter + 16-bucket histogram) with 3 HTTP attributes, 10 intervals of 60 s, "
+        "1–20 req/s per series (Poisson-ish), log-normal latencies around 50 ms, seeded "
+        "(`benchmarks/reference_workload.py`): 1,000 data points. Each interval is one payload, compressed "
+        "on its own. litetel counts whole frames (48-byte header included) with its series dictionary, "
+        "amortized over the 10 intervals; OTLP is the SDK's own `encode_metrics` output; Prometheus is one "
+        "scrape per interval.",
+        "",
+    ] + table(["payload", "B/point", "bytes, 10 intervals", "× OTLP delta + zstd-3"], rows)
 
 
 def export_section(r):
     stats = {lib: r.per_op("export", lib) for lib in LIBS}
-    lite = _median(stats["litetel"])
+    lite = median(stats["litetel"])
     what = {
         "litetel": "`Device.collect()`: close, encode, compress, frame, append to the RAM buffer",
         "otel": "reader collect + `encode_metrics` + `SerializeToString` (no compression)",
         "prometheus": "`generate_latest(registry)` (one scrape)",
     }
-    rows = [[LABELS[lib], what[lib], fmt_timing(stats[lib]),
-             "1×" if lib == "litetel" else fmt_ratio(ratio(_median(stats[lib]), lite))] for lib in LIBS]
-    return ["## Device export CPU: one 100-point interval", ""] + _table(
-        ["library", "work timed", "time (median, IQR)", "peer / litetel"], rows)
+    rows = [
+        [
+            LABELS[lib],
+            what[lib],
+            fmt_timing(stats[lib]),
+            "1×" if lib == "litetel" else fmt_ratio(ratio(median(stats[lib]), lite)),
+        ]
+        for lib in LIBS
+    ]
+    return ["## Device export CPU: one 100-point interval", ""] + table(
+        ["library", "work timed", "time (median, IQR)", "peer / litetel"], rows
+    )
 
 
 def gateway_section(r):
     rows = []
     what = {
-        "litetel": "litetel gateway: parse + verify CRC + decompress + decode + dictionary + validate + queue "
-                   "encoding + `build_request` + `SerializeToString` (no SQLite, no HTTP)",
+        "litetel": "litetel gateway: parse + verify CRC + decompress + decode + dictionary + validate + "
+        "queue encoding + `build_request` + `SerializeToString` (no SQLite, no HTTP)",
         "otel": "OTel SDK: `encode_metrics(MetricsData)` + `SerializeToString` of the same intervals",
     }
     for lib in ("litetel", "otel"):
@@ -277,9 +209,11 @@ def gateway_section(r):
         rate = None if s is None else 1.0 / s["median"]
         rows.append([what[lib], "—" if rate is None else "{:,.0f}".format(rate), fmt_timing(s)])
     x = ratio(r.rate("gateway", "litetel"), r.rate("gateway", "otel"))
-    return ["## Gateway: frames → OTLP protobuf bytes (one core)", ""] + _table(
-        ["path", "data points/s", "time per point (median, IQR)"], rows) + [
-        "litetel gateway / OTel SDK encoder: **%s**." % fmt_ratio(x), ""]
+    return (
+        ["## Gateway: frames → OTLP protobuf bytes (one core)", ""]
+        + table(["path", "data points/s", "time per point (median, IQR)"], rows)
+        + ["litetel gateway / OTel SDK encoder: **%s**." % fmt_ratio(x), ""]
+    )
 
 
 MP_ROWS = (
@@ -302,36 +236,52 @@ MP_ROWS = (
 
 def micropython_section(r):
     fits = r.figure("mp.fits_64k")
-    rows = [[name, fmt_figure(r.figure(key), "%.2f" if key.endswith("_us") else "%.0f")] for key, name in MP_ROWS]
+    rows = [
+        [name, fmt_figure(r.figure(key), "%.2f" if key.endswith("_us") else "%.0f")] for key, name in MP_ROWS
+    ]
     status = "not run" if fits is None else ("yes" if fits["median"] else "no: " + fits.get("error", ""))
     return [
-        "## MicroPython (real interpreter)", "",
+        "## MicroPython (real interpreter)",
+        "",
         "`benchmarks/micropython_bench.py` under `-X heapsize=64K`, 5 runs (median, IQR); timings with "
         "`time.ticks_us` over 10,000 calls, allocation with `gc.mem_alloc()`. The issue-2 scenario (import, "
-        "20 series, 10,000 recordings, `collect()` into an 8 KB RAM buffer) ran under 64K: **%s**." % status, "",
-    ] + _table(["figure", "value"], rows)
+        "20 series, 10,000 recordings, `collect()` into an 8 KB RAM buffer) ran under 64K: **%s**." % status,
+        "",
+    ] + table(["figure", "value"], rows)
 
 
 def later_section():
     return [
-        "## Spans and log records vs the OTel SDK", "",
+        "## Spans and log records vs the OTel SDK",
+        "",
         "Not measured yet: traces and logs are a later issue. They go here with the same pattern: a "
-        "`benchmarks/bench_spans.py` / `bench_logs.py` (start+end a span, emit a log record, bytes per span on "
-        "the wire, litetel vs `opentelemetry-sdk`), rows in `sections.py` and goals in `goals.py`.", "",
+        "`benchmarks/bench_spans.py` / `bench_logs.py` (start+end a span, emit a log record, bytes per span "
+        "on the wire, litetel vs `opentelemetry-sdk`), rows in `sections.py` and goals in `goals.py`.",
+        "",
     ]
 
 
 def document(r, chart_name="benchmarks.png"):
     lines = [
-        "# litetel benchmarks", "",
-        "Generated by `make bench` (`python -m benchmarks.report`) from `benchmarks/results/`; do not edit by "
-        "hand. litetel, the OpenTelemetry Python SDK and prometheus_client are measured side by side in the "
-        "same run; ratios are peer / litetel (higher is better for litetel).", "",
+        "# litetel benchmarks",
+        "",
+        "Generated by `make bench` (`python -m benchmarks.report`) from `benchmarks/results/`; do not edit "
+        "by hand. litetel, the OpenTelemetry Python SDK and prometheus_client are measured side by side in "
+        "the same run; ratios are peer / litetel (higher is better for litetel).",
+        "",
     ]
     lines += headline(r)
     lines += ["![headline ratios](%s)" % chart_name, ""]
-    for section in (goals_section, machine_section, hot_path_section, memory_section, wire_section,
-                    export_section, gateway_section, micropython_section):
+    for section in (
+        goals_section,
+        machine_section,
+        hot_path_section,
+        memory_section,
+        wire_section,
+        export_section,
+        gateway_section,
+        micropython_section,
+    ):
         lines += section(r)
     lines += later_section()
     return "\n".join(lines)
