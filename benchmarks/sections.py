@@ -212,7 +212,12 @@ def gateway_section(r):
     return (
         ["## Gateway: frames → OTLP protobuf bytes (one core)", ""]
         + table(["path", "data points/s", "time per point (median, IQR)"], rows)
-        + ["litetel gateway / OTel SDK encoder: **%s**." % fmt_ratio(x), ""]
+        + [
+            "litetel gateway / OTel SDK encoder: **%s**. Idle RSS of the gateway process "
+            "(`python -m litetel_gateway`, no OTLP endpoint, after /readyz): %s MiB."
+            % (fmt_ratio(x), fmt_figure(r.figure("gateway.idle_rss"))),
+            "",
+        ]
     )
 
 

@@ -50,7 +50,9 @@ def test_every_figure_the_report_reads_was_measured(quick_run):
     out, proc, _ = quick_run
     with open(out / "measurements.json") as f:
         figures = json.load(f)["figures"]
-    expected = [key for key, _ in WIRE_ROWS] + [key for key, _ in MP_ROWS] + ["mp.fits_64k"]
+    expected = (
+        [key for key, _ in WIRE_ROWS] + [key for key, _ in MP_ROWS] + ["mp.fits_64k", "gateway.idle_rss"]
+    )
     expected += [
         "import.%s.%s" % (lib, what) for lib in ("litetel", "otel", "prometheus") for what in ("ms", "rss")
     ]
