@@ -19,8 +19,9 @@ def main(argv=None):
     except ValueError as exc:
         print("litetel-gateway: %s" % exc, file=sys.stderr)
         return 2
-    logging.basicConfig(level=config.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=config.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     from litetel_gateway.server import serve  # after logging: imports aiohttp/protobuf
 
     try:

@@ -1,8 +1,8 @@
 """Gateway configuration: command-line flags over ``OTEL_*`` environment variables over defaults.
 
-    config = load_config(["--listen", "127.0.0.1:8080", "--data-dir", "data", "--keys", "keys.toml"],
-                         environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
-    config.otlp_endpoint   # 'http://collector:4318/v1/metrics'
+config = load_config(["--listen", "127.0.0.1:8080", "--data-dir", "data", "--keys", "keys.toml"],
+                     environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+config.otlp_endpoint   # 'http://collector:4318/v1/metrics'
 """
 
 import argparse
@@ -93,49 +93,119 @@ def build_parser():
         description="Receive signed litetel device frames, queue them durably in SQLite and export them as "
         "OpenTelemetry metrics (OTLP). OTEL_* environment variables are honoured; flags override them.",
     )
-    p.add_argument("--listen", default="127.0.0.1:%d" % DEFAULT_PORT, metavar="HOST:PORT",
-                   help="address to serve /v1/frames, /metrics, /healthz, /readyz on (default %(default)s)")
-    p.add_argument("--data-dir", default="./gateway-data",
-                   help="directory of the SQLite database (queue, dedup marks, dictionaries); created if missing")
-    p.add_argument("--keys", default="keys.toml", metavar="FILE",
-                   help="TOML file with a [devices] table: device id = key (hex or base64); reloaded on SIGHUP")
-    p.add_argument("--allow-insecure-keys", action="store_true",
-                   help="start even when the key file is readable by group or others")
-    p.add_argument("--otlp-endpoint", metavar="URL",
-                   help="OTLP base endpoint; http/protobuf appends /v1/metrics "
-                   "(env OTEL_EXPORTER_OTLP_ENDPOINT; OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is used as-is). "
-                   "None: the gateway keeps the queue and serves /metrics only")
-    p.add_argument("--otlp-protocol", choices=("http/protobuf", "grpc"),
-                   help="env OTEL_EXPORTER_OTLP_PROTOCOL (default http/protobuf)")
-    p.add_argument("--otlp-header", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra export header, repeatable (env OTEL_EXPORTER_OTLP_HEADERS=k=v,k2=v2)")
-    p.add_argument("--otlp-compression", choices=("gzip", "none"),
-                   help="env OTEL_EXPORTER_OTLP_COMPRESSION (default gzip)")
-    p.add_argument("--otlp-timeout", type=float, metavar="SECONDS",
-                   help="export timeout (env OTEL_EXPORTER_OTLP_TIMEOUT in milliseconds; default 10 s)")
-    p.add_argument("--temporality", choices=("delta", "cumulative"), default="delta",
-                   help="aggregation temporality of exported sums and histograms (default %(default)s)")
-    p.add_argument("--max-request-bytes", type=int, default=4 * MIB,
-                   help="largest upload body accepted, larger → 413 (default %(default)s)")
-    p.add_argument("--max-frame-bytes", type=int, default=MIB,
-                   help="largest decompressed frame payload, larger → reject:too_large (default %(default)s)")
-    p.add_argument("--max-series-per-device", type=int, default=10_000,
-                   help="series per device dictionary (per epoch), more → reject:limit_series (default %(default)s)")
-    p.add_argument("--max-strings-per-device", type=int, default=50_000,
-                   help="strings per device dictionary (per epoch), more → reject:limit_strings "
-                   "(default %(default)s)")
-    p.add_argument("--max-clock-skew", type=float, default=300.0, metavar="SECONDS",
-                   help="a device wall clock further off than this is corrected and flagged (default %(default)s)")
-    p.add_argument("--batch-points", type=int, default=5000,
-                   help="data points per export request (default %(default)s)")
-    p.add_argument("--shutdown-timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="on SIGTERM: time allowed for in-flight requests and one final export (default %(default)s)")
-    p.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default="FULL",
-                   help="SQLite synchronous mode: FULL survives power loss; NORMAL (WAL) survives a process "
-                   "crash but may lose the last commits on power loss (default %(default)s)")
+    p.add_argument(
+        "--listen",
+        default="127.0.0.1:%d" % DEFAULT_PORT,
+        metavar="HOST:PORT",
+        help="address to serve /v1/frames, /metrics, /healthz, /readyz on (default %(default)s)",
+    )
+    p.add_argument(
+        "--data-dir",
+        default="./gateway-data",
+        help="directory of the SQLite database (queue, dedup marks, dictionaries); created if missing",
+    )
+    p.add_argument(
+        "--keys",
+        default="keys.toml",
+        metavar="FILE",
+        help="TOML file with a [devices] table: device id = key (hex or base64); reloaded on SIGHUP",
+    )
+    p.add_argument(
+        "--allow-insecure-keys",
+        action="store_true",
+        help="start even when the key file is readable by group or others",
+    )
+    p.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="OTLP base endpoint; http/protobuf appends /v1/metrics "
+        "(env OTEL_EXPORTER_OTLP_ENDPOINT; OTEL_EXPORTER_OTLP_METRICS_ENDPOINT is used as-is). "
+        "None: the gateway keeps the queue and serves /metrics only",
+    )
+    p.add_argument(
+        "--otlp-protocol",
+        choices=("http/protobuf", "grpc"),
+        help="env OTEL_EXPORTER_OTLP_PROTOCOL (default http/protobuf)",
+    )
+    p.add_argument(
+        "--otlp-header",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra export header, repeatable (env OTEL_EXPORTER_OTLP_HEADERS=k=v,k2=v2)",
+    )
+    p.add_argument(
+        "--otlp-compression",
+        choices=("gzip", "none"),
+        help="env OTEL_EXPORTER_OTLP_COMPRESSION (default gzip)",
+    )
+    p.add_argument(
+        "--otlp-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="export timeout (env OTEL_EXPORTER_OTLP_TIMEOUT in milliseconds; default 10 s)",
+    )
+    p.add_argument(
+        "--temporality",
+        choices=("delta", "cumulative"),
+        default="delta",
+        help="aggregation temporality of exported sums and histograms (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=4 * MIB,
+        help="largest upload body accepted, larger → 413 (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-frame-bytes",
+        type=int,
+        default=MIB,
+        help="largest decompressed frame payload, larger → reject:too_large (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-series-per-device",
+        type=int,
+        default=10_000,
+        help="series per device dictionary (per epoch), more → reject:limit_series (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-strings-per-device",
+        type=int,
+        default=50_000,
+        help="strings per device dictionary (per epoch), more → reject:limit_strings (default %(default)s)",
+    )
+    p.add_argument(
+        "--max-clock-skew",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="a device wall clock further off than this is corrected and flagged (default %(default)s)",
+    )
+    p.add_argument(
+        "--batch-points", type=int, default=5000, help="data points per export request (default %(default)s)"
+    )
+    p.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM: time allowed for in-flight requests and one final export (default %(default)s)",
+    )
+    p.add_argument(
+        "--sqlite-synchronous",
+        choices=("FULL", "NORMAL"),
+        default="FULL",
+        help="SQLite synchronous mode: FULL survives power loss; NORMAL (WAL) survives a process "
+        "crash but may lose the last commits on power loss (default %(default)s)",
+    )
     p.add_argument("--service-name", help="service.name for devices that set none (env OTEL_SERVICE_NAME)")
-    p.add_argument("--log-level", default=os.environ.get("LITETEL_GATEWAY_LOG_LEVEL", "INFO"),
-                   choices=("DEBUG", "INFO", "WARNING", "ERROR"), help="(default %(default)s)")
+    p.add_argument(
+        "--log-level",
+        default=os.environ.get("LITETEL_GATEWAY_LOG_LEVEL", "INFO"),
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="(default %(default)s)",
+    )
     return p
 
 
@@ -147,12 +217,17 @@ def load_config(argv=None, environ=None):
     host, port = parse_listen(args.listen)
     protocol = args.otlp_protocol or _env(environ, "OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
     if protocol not in ("http/protobuf", "grpc"):
-        raise ValueError("OTEL_EXPORTER_OTLP_PROTOCOL %r is not supported (http/protobuf, grpc)" % (protocol,))
+        raise ValueError(
+            "OTEL_EXPORTER_OTLP_PROTOCOL %r is not supported (http/protobuf, grpc)" % (protocol,)
+        )
     if args.otlp_endpoint:
         endpoint = metrics_endpoint(base=args.otlp_endpoint, protocol=protocol)
     else:
-        endpoint = metrics_endpoint(environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
-                                    environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"), protocol)
+        endpoint = metrics_endpoint(
+            environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
+            protocol,
+        )
     headers = parse_key_values(_env(environ, "OTEL_EXPORTER_OTLP_HEADERS"), "OTEL_EXPORTER_OTLP_HEADERS")
     headers.update(parse_key_values(",".join(args.otlp_header), "--otlp-header"))
     compression = args.otlp_compression or _env(environ, "OTEL_EXPORTER_OTLP_COMPRESSION") or "gzip"
@@ -165,17 +240,36 @@ def load_config(argv=None, environ=None):
         timeout_s = float(timeout_ms) / 1000.0 if timeout_ms else 10.0
     resource = parse_key_values(environ.get("OTEL_RESOURCE_ATTRIBUTES"), "OTEL_RESOURCE_ATTRIBUTES")
     service_name = args.service_name or environ.get("OTEL_SERVICE_NAME") or None
-    for name in ("max_request_bytes", "max_frame_bytes", "max_series_per_device", "max_strings_per_device",
-                 "batch_points"):
+    for name in (
+        "max_request_bytes",
+        "max_frame_bytes",
+        "max_series_per_device",
+        "max_strings_per_device",
+        "batch_points",
+    ):
         if getattr(args, name) < 1:
             raise ValueError("--%s must be positive" % name.replace("_", "-"))
     return Config(
-        host=host, port=port, data_dir=args.data_dir, keys_path=args.keys,
-        allow_insecure_keys=args.allow_insecure_keys, otlp_endpoint=endpoint, otlp_protocol=protocol,
-        otlp_headers=headers, otlp_compression=compression, otlp_timeout_s=timeout_s,
-        resource_attributes=resource, service_name=service_name, temporality=args.temporality,
-        max_request_bytes=args.max_request_bytes, max_frame_bytes=args.max_frame_bytes,
-        max_series_per_device=args.max_series_per_device, max_strings_per_device=args.max_strings_per_device,
-        max_clock_skew_s=args.max_clock_skew, batch_points=args.batch_points,
-        shutdown_timeout_s=args.shutdown_timeout, synchronous=args.sqlite_synchronous, log_level=args.log_level,
+        host=host,
+        port=port,
+        data_dir=args.data_dir,
+        keys_path=args.keys,
+        allow_insecure_keys=args.allow_insecure_keys,
+        otlp_endpoint=endpoint,
+        otlp_protocol=protocol,
+        otlp_headers=headers,
+        otlp_compression=compression,
+        otlp_timeout_s=timeout_s,
+        resource_attributes=resource,
+        service_name=service_name,
+        temporality=args.temporality,
+        max_request_bytes=args.max_request_bytes,
+        max_frame_bytes=args.max_frame_bytes,
+        max_series_per_device=args.max_series_per_device,
+        max_strings_per_device=args.max_strings_per_device,
+        max_clock_skew_s=args.max_clock_skew,
+        batch_points=args.batch_points,
+        shutdown_timeout_s=args.shutdown_timeout,
+        synchronous=args.sqlite_synchronous,
+        log_level=args.log_level,
     )

@@ -18,7 +18,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2
 
-from litetel_gateway.decoder import ATTR_BOOL, ATTR_FLOAT, ATTR_INT, COUNTER, GAUGE, HISTOGRAM
+from litetel_gateway.decoder import COUNTER, GAUGE, HISTOGRAM
 
 DELTA = metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
 CUMULATIVE = metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
@@ -79,8 +79,10 @@ _NUMBER_INT = struct.Struct("<BQBQBq").pack  # start_time_unix_nano=2, time_unix
 _NUMBER_DOUBLE = struct.Struct("<BQBQBd").pack  # ..., as_double=4
 _HISTOGRAM_HEAD = struct.Struct("<BQBQBQBd").pack  # start=2, time=3, count=4, sum=5
 _MIN_MAX = struct.Struct("<BdBd").pack  # min=11, max=12
+_ZERO_COUNT = bytes(8)
 _NUMBER_ATTRIBUTES_TAG, _HISTOGRAM_ATTRIBUTES_TAG = 0x3A, 0x4A  # field 7 / field 9, length-delimited
-# Sum/Gauge/Histogram.data_points is field 1 (tag 0x0A); HistogramDataPoint.bucket_counts 6, explicit_bounds 7.
+# Sum/Gauge/Histogram.data_points is field 1 (tag 0x0A);
+# HistogramDataPoint.bucket_counts is field 6, explicit_bounds 7.
 
 
 def _series_encoding(dictionary, sid):
@@ -92,22 +94,22 @@ def _series_encoding(dictionary, sid):
         instrument_id, attrs = dictionary.series[sid]
         is_histogram = dictionary.series_kind[sid] == HISTOGRAM
         tag = _HISTOGRAM_ATTRIBUTES_TAG if is_histogram else _NUMBER_ATTRIBUTES_TAG
-        encoded = b"".join(_field(tag, kv.SerializeToString())
-                           for kv in key_values(dictionary.attribute_values(attrs)))
+        encoded = b"".join(
+            _field(tag, kv.SerializeToString()) for kv in key_values(dictionary.attribute_values(attrs))
+        )
         entry = cache[sid] = (instrument_id, is_histogram, encoded)
     return entry
 
 
 def _histogram_encoding(dictionary, instrument_id):
-    """``(n_buckets, bucket_counts field prefix, bucket packer, explicit_bounds field)`` (cached)."""
+    """``(n_buckets, bucket_counts field prefix, explicit_bounds field)`` (cached)."""
     cache = dictionary.caches.setdefault("otlp_histograms", {})
     entry = cache.get(instrument_id)
     if entry is None:
         bounds = dictionary.instruments[instrument_id][5]
         n = len(bounds) + 1
         bounds_field = _field(0x3A, struct.pack("<%dd" % len(bounds), *bounds)) if bounds else b""
-        entry = cache[instrument_id] = (n, bytes((0x32,)) + _varint(8 * n), struct.Struct("<%dQ" % n).pack,
-                                        bounds_field)
+        entry = cache[instrument_id] = (n, bytes((0x32,)) + _varint(8 * n), bounds_field)
     return entry
 
 
@@ -128,8 +130,9 @@ class _ResourceGroup:
         self.dictionary = dictionary
         self.settings = settings
         rm = self.rm = request.resource_metrics.add()
-        rm.resource.attributes.extend(key_values(resource_attributes(dictionary, device_id, corrected,
-                                                                     settings).items()))
+        rm.resource.attributes.extend(
+            key_values(resource_attributes(dictionary, device_id, corrected, settings).items())
+        )
         self.scopes = {}
         self.metrics = {}  # instrument id -> list of encoded data points
         self.containers = []  # (Sum/Gauge/Histogram message, its encoded data points)
@@ -147,8 +150,9 @@ class _ResourceGroup:
             name_id, version_id = d.scopes[scope_id]
             scope.scope.name = d.strings[name_id]
             scope.scope.version = d.strings[version_id]
-        metric = scope.metrics.add(name=d.strings[name_sid], unit=d.strings[unit_sid],
-                                   description=d.strings[description_sid])
+        metric = scope.metrics.add(
+            name=d.strings[name_sid], unit=d.strings[unit_sid], description=d.strings[description_sid]
+        )
         if kind == GAUGE:
             data = metric.gauge
         elif kind == HISTOGRAM:
@@ -176,8 +180,9 @@ def build_request(rows, get_dictionary, settings):
         key = (row.device, row.epoch, row.corrected)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _ResourceGroup(request, get_dictionary(row.device, row.epoch), row.device,
-                                                 row.corrected, settings)
+            group = groups[key] = _ResourceGroup(
+                request, get_dictionary(row.device, row.epoch), row.device, row.corrected, settings
+            )
         n_points += _add_points(group, row)
     for group in groups.values():
         group.finish()
@@ -191,6 +196,7 @@ def _add_points(group, row):
     start_ns = row.start_us * 1000
     metrics, new_metric = group.metrics, group.data_points
     series_cache = d.caches.get("otlp_series") or {}
+    histograms = d.caches.get("otlp_histograms") or {}
     for i in range(0, len(points), 2):
         sid, value = points[i], points[i + 1]
         if starts is not None:
@@ -201,15 +207,27 @@ def _add_points(group, row):
             series_cache = d.caches["otlp_series"]
         instrument_id, is_histogram, attributes = entry
         if is_histogram:
-            n, buckets_prefix, pack_buckets, bounds_field = _histogram_encoding(d, instrument_id)
-            buckets = [0] * n
+            encoding = histograms.get(instrument_id)
+            if encoding is None:
+                encoding = _histogram_encoding(d, instrument_id)
+                histograms = d.caches["otlp_histograms"]
+            n, buckets_prefix, bounds_field = encoding
+            counts = value[5:]
             first = value[4]
-            buckets[first:first + len(value) - 5] = value[5:]
-            body = b"".join((
-                _HISTOGRAM_HEAD(0x11, start_ns, 0x19, end_ns, 0x21, value[0], 0x29, value[1]),
-                buckets_prefix, pack_buckets(*buckets), bounds_field, attributes,
-                _MIN_MAX(0x59, value[2], 0x61, value[3]) if value[0] else b"",
-            ))
+            k = len(counts)
+            body = b"".join(
+                (
+                    _HISTOGRAM_HEAD(0x11, start_ns, 0x19, end_ns, 0x21, value[0], 0x29, value[1]),
+                    # dense bucket_counts: zeros before the first non-empty bucket and after the last
+                    buckets_prefix,
+                    _ZERO_COUNT * first,
+                    struct.pack("<%dQ" % k, *counts),
+                    _ZERO_COUNT * (n - first - k),
+                    bounds_field,
+                    attributes,
+                    _MIN_MAX(0x59, value[2], 0x61, value[3]) if value[0] else b"",
+                )
+            )
         elif type(value) is int:
             body = _NUMBER_INT(0x11, start_ns, 0x19, end_ns, 0x31, value) + attributes
         else:
@@ -218,5 +236,10 @@ def _add_points(group, row):
         if chunks is None:
             chunks = new_metric(instrument_id)
         n = len(body)
-        chunks.append((bytes((0x0A, n)) if n < 0x80 else b"\x0a" + _varint(n)) + body)
+        if n < 0x80:
+            chunks.append(bytes((0x0A, n)) + body)
+        elif n < 0x4000:
+            chunks.append(bytes((0x0A, (n & 0x7F) | 0x80, n >> 7)) + body)
+        else:
+            chunks.append(b"\x0a" + _varint(n) + body)
     return len(points) >> 1

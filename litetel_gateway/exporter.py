@@ -107,7 +107,8 @@ class DrainLoop:
 
     ``source`` provides (all async): ``read_batch(max_points) -> batch or None`` where a batch has
     ``request``, ``row_ids`` and ``n_points``; ``ack(batch)``; ``dead_letter(batch, reason)``; and
-    ``wait_for_data(timeout_s)``. ``metrics`` is the gateway's :class:`~litetel_gateway.self_metrics.GatewayMetrics`.
+    ``wait_for_data(timeout_s)``. ``metrics`` is the gateway's
+    :class:`~litetel_gateway.self_metrics.GatewayMetrics`.
     Memory stays flat while the receiver is down: only one batch is held.
     """
 
@@ -173,8 +174,11 @@ class DrainLoop:
             self.failures = 0
             self.metrics.export_requests.labels("permanent_error").inc()
             self.metrics.dead_letter_points.inc(batch.n_points)
-            log.error("export refused permanently, %d points moved to dead_letter: %s",
-                      batch.n_points, result.message)
+            log.error(
+                "export refused permanently, %d points moved to dead_letter: %s",
+                batch.n_points,
+                result.message,
+            )
             return True
         self.failures += 1
         self.metrics.export_requests.labels("retry").inc()

@@ -63,7 +63,8 @@ def decode_key(text):
 
 
 def _parse_minimal_toml(text):
-    """The subset keys.toml needs when neither tomllib nor tomli exists: ``[devices]`` and ``"id" = "key"``."""
+    """The subset keys.toml needs when neither tomllib nor tomli exists:
+    ``[devices]`` and ``"id" = "key"`` lines."""
     tables, current = {}, None
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
@@ -74,7 +75,7 @@ def _parse_minimal_toml(text):
             continue
         match = _PAIR.match(stripped)
         if match is None or current is None:
-            raise KeyFileError("line %d: cannot parse (only [table] and \"id\" = \"key\" lines)" % number)
+            raise KeyFileError('line %d: cannot parse (only [table] and "id" = "key" lines)' % number)
         key = match.group(1)
         current[key[1:-1] if key.startswith('"') else key] = match.group(2)
     return tables
@@ -91,7 +92,8 @@ def load_keys(path, allow_insecure=False):
     if stat.S_IMODE(mode) & 0o077 and not allow_insecure:
         raise KeyFileError(
             "key file %s is accessible by group/others (mode %03o); run `chmod 600 %s` or pass "
-            "--allow-insecure-keys" % (path, stat.S_IMODE(mode), path))
+            "--allow-insecure-keys" % (path, stat.S_IMODE(mode), path)
+        )
     try:
         text = raw.decode("utf-8")
         tables = tomllib.loads(text) if tomllib is not None else _parse_minimal_toml(text)
@@ -113,8 +115,20 @@ def load_keys(path, allow_insecure=False):
 
 def signing_input(device, nonce, time_ms, ticks, body):
     """The bytes the device signs (wire format §4); header values as sent (str)."""
-    return b"".join((SIGNATURE_PREFIX, device.encode(), b"\n", nonce.encode(), b"\n", time_ms.encode(), b"\n",
-                     ticks.encode(), b"\n", body))
+    return b"".join(
+        (
+            SIGNATURE_PREFIX,
+            device.encode(),
+            b"\n",
+            nonce.encode(),
+            b"\n",
+            time_ms.encode(),
+            b"\n",
+            ticks.encode(),
+            b"\n",
+            body,
+        )
+    )
 
 
 def sign(key, device, nonce, time_ms, ticks, body):

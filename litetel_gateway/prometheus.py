@@ -52,8 +52,14 @@ class _SeriesMeta:
     __slots__ = ("name", "type", "help", "labels", "bounds", "kind")
 
     def __init__(self, name, type_, help_, labels, bounds, kind):
-        self.name, self.type, self.help, self.labels, self.bounds, self.kind = \
-            name, type_, help_, labels, bounds, kind
+        self.name, self.type, self.help, self.labels, self.bounds, self.kind = (
+            name,
+            type_,
+            help_,
+            labels,
+            bounds,
+            kind,
+        )
 
 
 def series_meta(dictionary, device_id, sid):
@@ -66,8 +72,14 @@ def series_meta(dictionary, device_id, sid):
         labels = {label_name(k): _label_value(v) for k, v in dictionary.attribute_values(attrs)}
         labels["device_id"] = device_id  # the device id wins over an attribute of the same name
         blob = msgpack.packb(sorted(labels.items()))
-        meta = _SeriesMeta(metric_name(dictionary.strings[name_sid], kind), TYPE_OF_KIND[kind],
-                           dictionary.strings[description_sid], blob, bounds, kind)
+        meta = _SeriesMeta(
+            metric_name(dictionary.strings[name_sid], kind),
+            TYPE_OF_KIND[kind],
+            dictionary.strings[description_sid],
+            blob,
+            bounds,
+            kind,
+        )
         cache[sid] = meta
     return meta
 
@@ -85,7 +97,7 @@ class PromView:
 
     def load(self, rows):
         """Restore from ``Store.load_prom_series()``."""
-        pending = {(n, l): (t, h, s) for n, l, t, h, s in rows}
+        pending = {(name, labels): (t, h, s) for name, labels, t, h, s in rows}
         self.apply(pending)
 
     def value(self, name, labels):
@@ -96,7 +108,8 @@ class PromView:
         return family[2].get(msgpack.packb(sorted(labels.items())))
 
     def stage(self, pending, dictionary, device_id, points):
-        """Add a frame's points to ``pending`` ({(name, labels): (type, help, state)}) without touching the view."""
+        """Add a frame's points to ``pending`` ({(name, labels): (type, help, state)}); the view itself
+        changes only in :meth:`apply`, after the commit."""
         families = self._families
         for i in range(0, len(points), 2):
             meta = series_meta(dictionary, device_id, points[i])

@@ -117,8 +117,16 @@ class Ingest:
             queued = points
             if self.cumulative:
                 queued, starts = self._accumulate(device, epoch, dictionary, points, start_us)
-            store.enqueue(device, epoch, header.seq, start_us, end_us, corrected, n,
-                          msgpack.packb([queued, starts], use_bin_type=True))
+            store.enqueue(
+                device,
+                epoch,
+                header.seq,
+                start_us,
+                end_us,
+                corrected,
+                n,
+                msgpack.packb([queued, starts], use_bin_type=True),
+            )
             self.view.stage(pending, dictionary, device, points)
             stats.points += n
             stats.queued_frames += 1
@@ -215,8 +223,12 @@ def _add_histogram(total, value, n_buckets):
 
 def error_response(status, reason, detail="", retry_after=None):
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return web.Response(status=status, headers=headers, content_type="application/json",
-                        text=json.dumps({"error": reason, "detail": detail}))
+    return web.Response(
+        status=status,
+        headers=headers,
+        content_type="application/json",
+        text=json.dumps({"error": reason, "detail": detail}),
+    )
 
 
 class FramesHandler:
@@ -254,9 +266,15 @@ class FramesHandler:
         if h.get("Content-Type", "").split(";")[0].strip() != CONTENT_TYPE:
             return self._refuse(400, "content_type", "Content-Type must be " + CONTENT_TYPE)
         device, nonce = h.get("X-Litetel-Device"), h.get("X-Litetel-Nonce")
-        time_ms, ticks, signature = h.get("X-Litetel-Time"), h.get("X-Litetel-Ticks"), h.get("X-Litetel-Signature")
+        time_ms, ticks, signature = (
+            h.get("X-Litetel-Time"),
+            h.get("X-Litetel-Ticks"),
+            h.get("X-Litetel-Signature"),
+        )
         if device is None or nonce is None or time_ms is None or ticks is None:
-            return self._refuse(400, "missing_header", "X-Litetel-Device, -Nonce, -Time and -Ticks are required")
+            return self._refuse(
+                400, "missing_header", "X-Litetel-Device, -Nonce, -Time and -Ticks are required"
+            )
         nonce_match = _NONCE.match(nonce)
         if not _DEVICE.match(device) or not nonce_match or not _INT.match(time_ms) or not _INT.match(ticks):
             return self._refuse(400, "bad_header", "malformed X-Litetel-* header")
@@ -270,7 +288,9 @@ class FramesHandler:
         body = await self._read_body(request)
         if body is None:
             return self._refuse(413, "too_large", "request over %d bytes" % self.max_request_bytes)
-        if not _SIGNATURE.match(signature) or not self.keys.verify(device, nonce, time_ms, ticks, body, signature):
+        if not _SIGNATURE.match(signature) or not self.keys.verify(
+            device, nonce, time_ms, ticks, body, signature
+        ):
             return self._refuse(403, "bad_signature", "signature does not match")
         try:
             spans = decoder.split_frames(body)
@@ -278,8 +298,9 @@ class FramesHandler:
             return self._refuse(400, "envelope", str(exc))
         if not spans:
             return self._refuse(400, "envelope", "empty body")
-        upload = UploadRequest(device, epoch, counter, int(time_ms), int(ticks), time.time_ns() // 1000,
-                               body, spans)
+        upload = UploadRequest(
+            device, epoch, counter, int(time_ms), int(ticks), time.time_ns() // 1000, body, spans
+        )
         try:
             results, stats = await self.store.write(self.ingest, upload)
         except Replay:

@@ -145,27 +145,50 @@ class GatewayMetrics:
         self.requests = Counter(p + "requests_total", "Upload requests by HTTP status.", ["code"])
         self.frames_in = Counter(p + "frames_in_total", "Frames received, by result.", ["result"])
         self.points_in = Counter(p + "points_in_total", "Data points accepted into the queue.")
-        self.rejects = Counter(p + "rejects_total",
-                               "Refused requests (4xx) and frames (reject:*), by reason.", ["reason"])
-        self.dups = Counter(p + "duplicate_frames_total", "Frames already received (same device, epoch, seq).")
-        self.clock_corrected = Counter(p + "clock_corrected_requests_total",
-                                       "Requests whose device wall clock was off by more than the allowed skew.")
+        self.rejects = Counter(
+            p + "rejects_total", "Refused requests (4xx) and frames (reject:*), by reason.", ["reason"]
+        )
+        self.dups = Counter(
+            p + "duplicate_frames_total", "Frames already received (same device, epoch, seq)."
+        )
+        self.clock_corrected = Counter(
+            p + "clock_corrected_requests_total",
+            "Requests whose device wall clock was off by more than the allowed skew.",
+        )
         self.points_out = Counter(p + "points_out_total", "Data points exported and acknowledged.")
         self.points_rejected_by_receiver = Counter(
-            p + "points_rejected_by_receiver_total", "Points the OTLP receiver refused (partial_success).")
-        self.export_requests = Counter(p + "export_requests_total", "Export attempts by outcome.", ["outcome"])
-        self.dead_letter_points = Counter(p + "dead_letter_points_total",
-                                          "Points moved to the dead_letter table after a permanent export error.")
+            p + "points_rejected_by_receiver_total", "Points the OTLP receiver refused (partial_success)."
+        )
+        self.export_requests = Counter(
+            p + "export_requests_total", "Export attempts by outcome.", ["outcome"]
+        )
+        self.dead_letter_points = Counter(
+            p + "dead_letter_points_total",
+            "Points moved to the dead_letter table after a permanent export error.",
+        )
         self.queue_rows = Gauge(p + "queue_frames", "Frames waiting in the durable queue.")
         self.queue_points = Gauge(p + "queue_points", "Data points waiting in the durable queue.")
         self.devices = Gauge(p + "device_series", "Device series in the cumulative /metrics view.")
-        self.ingest_latency = Histogram(p + "ingest_seconds", "Upload handling time (durable commit included).",
-                                        LATENCY_BOUNDS)
+        self.ingest_latency = Histogram(
+            p + "ingest_seconds", "Upload handling time (durable commit included).", LATENCY_BOUNDS
+        )
         self.export_latency = Histogram(p + "export_seconds", "Time of one export attempt.", LATENCY_BOUNDS)
         self.families = [
-            self.requests, self.frames_in, self.points_in, self.rejects, self.dups, self.clock_corrected,
-            self.points_out, self.points_rejected_by_receiver, self.export_requests, self.dead_letter_points,
-            self.queue_rows, self.queue_points, self.devices, self.ingest_latency, self.export_latency,
+            self.requests,
+            self.frames_in,
+            self.points_in,
+            self.rejects,
+            self.dups,
+            self.clock_corrected,
+            self.points_out,
+            self.points_rejected_by_receiver,
+            self.export_requests,
+            self.dead_letter_points,
+            self.queue_rows,
+            self.queue_points,
+            self.devices,
+            self.ingest_latency,
+            self.export_latency,
         ]
 
     def reject(self, reason):

@@ -83,12 +83,20 @@ def make_exporter(config):
     if config.otlp_protocol == "grpc":
         from litetel_gateway.exporter_grpc import OtlpGrpcExporter  # grpcio only when asked for
 
-        return OtlpGrpcExporter(config.otlp_endpoint, headers=config.otlp_headers,
-                                compression=config.otlp_compression, timeout_s=config.otlp_timeout_s)
+        return OtlpGrpcExporter(
+            config.otlp_endpoint,
+            headers=config.otlp_headers,
+            compression=config.otlp_compression,
+            timeout_s=config.otlp_timeout_s,
+        )
     from litetel_gateway.exporter_http import OtlpHttpExporter
 
-    return OtlpHttpExporter(config.otlp_endpoint, headers=config.otlp_headers,
-                            compression=config.otlp_compression, timeout_s=config.otlp_timeout_s)
+    return OtlpHttpExporter(
+        config.otlp_endpoint,
+        headers=config.otlp_headers,
+        compression=config.otlp_compression,
+        timeout_s=config.otlp_timeout_s,
+    )
 
 
 class Gateway:
@@ -117,34 +125,52 @@ class Gateway:
         frames, points = await self.store.write(self.store.queue_stats)
         self.metrics.queue_rows.set(frames)
         self.metrics.queue_points.set(points)
-        limits = Limits(max_frame_bytes=c.max_frame_bytes, max_series=c.max_series_per_device,
-                        max_strings=c.max_strings_per_device)
+        limits = Limits(
+            max_frame_bytes=c.max_frame_bytes,
+            max_series=c.max_series_per_device,
+            max_strings=c.max_strings_per_device,
+        )
         ingest = Ingest(self.store, self.view, limits, c.temporality, c.max_clock_skew_s)
         self.handler = FramesHandler(self.keys, self.store, ingest, self.metrics, c.max_request_bytes)
         settings = ResourceSettings(c.resource_attributes, c.service_name, c.temporality)
         self.source = QueueSource(self.store, settings, self.metrics)
         self.exporter = make_exporter(c)
         if self.exporter is None:
-            log.warning("no OTLP endpoint configured (--otlp-endpoint / OTEL_EXPORTER_OTLP_ENDPOINT): frames are "
-                        "queued in %s and served on /metrics, nothing is exported", c.data_dir)
+            log.warning(
+                "no OTLP endpoint configured (--otlp-endpoint / OTEL_EXPORTER_OTLP_ENDPOINT): frames are "
+                "queued in %s and served on /metrics, nothing is exported",
+                c.data_dir,
+            )
         else:
             self.drain = DrainLoop(self.source, self.exporter, self.metrics, c.batch_points)
             self.drain.start()
-            log.info("exporting to %s (%s, %s, %s temporality)", c.otlp_endpoint, c.otlp_protocol,
-                     c.otlp_compression, c.temporality)
+            log.info(
+                "exporting to %s (%s, %s, %s temporality)",
+                c.otlp_endpoint,
+                c.otlp_protocol,
+                c.otlp_compression,
+                c.temporality,
+            )
         app = web.Application(client_max_size=c.max_request_bytes + 1)
         app.router.add_post("/v1/frames", self._frames)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                                    shutdown_timeout=c.shutdown_timeout_s)
+        self.runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=c.shutdown_timeout_s
+        )
         await self.runner.setup()
         site = web.TCPSite(self.runner, c.host, c.port)
         await site.start()
         self.port = self.runner.addresses[0][1]
-        log.info("litetel gateway listening on http://%s:%d (%d device keys, data in %s, queue %d frames)",
-                 c.host, self.port, len(self.keys), c.data_dir, frames)
+        log.info(
+            "litetel gateway listening on http://%s:%d (%d device keys, data in %s, queue %d frames)",
+            c.host,
+            self.port,
+            len(self.keys),
+            c.data_dir,
+            frames,
+        )
 
     def install_signal_handlers(self):
         loop = asyncio.get_running_loop()
@@ -197,8 +223,11 @@ class Gateway:
             await self.drain.stop()
             emptied = await self.drain.flush(deadline)
             frames = self.metrics.queue_rows.value()
-            log.info("final export %s; %d frames stay queued for the next start",
-                     "emptied the queue" if emptied else "stopped", frames)
+            log.info(
+                "final export %s; %d frames stay queued for the next start",
+                "emptied the queue" if emptied else "stopped",
+                frames,
+            )
         if self.exporter is not None:
             await self.exporter.close()
         if self.runner is not None:

@@ -127,8 +127,10 @@ class Store:
 
     def clock(self, device, epoch):
         """``[ticks_offset, wall_offset, corrected]`` (offsets None when unknown) of (device, epoch)."""
-        row = self.db.execute("SELECT ticks_offset, wall_offset, corrected FROM clocks WHERE device=? AND epoch=?",
-                              (device, epoch)).fetchone()
+        row = self.db.execute(
+            "SELECT ticks_offset, wall_offset, corrected FROM clocks WHERE device=? AND epoch=?",
+            (device, epoch),
+        ).fetchone()
         return [None, None, 0] if row is None else list(row)
 
     def set_clock(self, device, epoch, clock):
@@ -159,7 +161,9 @@ class Store:
 
     @staticmethod
     def _load_dictionary(db, device, epoch):
-        row = db.execute("SELECT blob FROM dictionaries WHERE device=? AND epoch=?", (device, epoch)).fetchone()
+        row = db.execute(
+            "SELECT blob FROM dictionaries WHERE device=? AND epoch=?", (device, epoch)
+        ).fetchone()
         return None if row is None else Dictionary.from_blob(row[0])
 
     def _cache_dictionary(self, key, d):
@@ -175,31 +179,42 @@ class Store:
         key = (device, epoch)
         states = self._cumulative.get(key)
         if states is None:
-            states = {s: [start, msgpack.unpackb(blob)] for s, start, blob in self.db.execute(
-                "SELECT series, start_us, state FROM cumulative WHERE device=? AND epoch=?", (device, epoch))}
+            states = {
+                s: [start, msgpack.unpackb(blob)]
+                for s, start, blob in self.db.execute(
+                    "SELECT series, start_us, state FROM cumulative WHERE device=? AND epoch=?",
+                    (device, epoch),
+                )
+            }
             self._cumulative[key] = states
         self._touched.setdefault(key, self.dictionary(device, epoch))
         return states
 
     def save_cumulative(self, device, epoch, changed):
-        self.db.executemany("INSERT OR REPLACE INTO cumulative VALUES (?,?,?,?,?)",
-                            [(device, epoch, s, start, msgpack.packb(state)) for s, (start, state) in changed])
+        self.db.executemany(
+            "INSERT OR REPLACE INTO cumulative VALUES (?,?,?,?,?)",
+            [(device, epoch, s, start, msgpack.packb(state)) for s, (start, state) in changed],
+        )
 
     # -- the /metrics view -------------------------------------------------------------------------
     def save_prom_series(self, rows):
         """Persist ``[(name, labels_blob, type, help, state), ...]``."""
-        self.db.executemany("INSERT OR REPLACE INTO prom_series VALUES (?,?,?,?,?)",
-                            [(n, l, t, h, msgpack.packb(s)) for n, l, t, h, s in rows])
+        self.db.executemany(
+            "INSERT OR REPLACE INTO prom_series VALUES (?,?,?,?,?)",
+            [(name, labels, t, h, msgpack.packb(s)) for name, labels, t, h, s in rows],
+        )
 
     def load_prom_series(self):
-        return [(n, l, t, h, msgpack.unpackb(s, use_list=True))
-                for n, l, t, h, s in self.db.execute("SELECT name, labels, type, help, state FROM prom_series")]
+        rows = self.db.execute("SELECT name, labels, type, help, state FROM prom_series")
+        return [(name, labels, t, h, msgpack.unpackb(s, use_list=True)) for name, labels, t, h, s in rows]
 
     # -- the queue ---------------------------------------------------------------------------------
     def enqueue(self, device, epoch, seq, start_us, end_us, corrected, n_points, points_blob):
-        self.db.execute("INSERT INTO queue (device, epoch, seq, start_us, end_us, corrected, n_points, points) "
-                        "VALUES (?,?,?,?,?,?,?,?)",
-                        (device, epoch, seq, start_us, end_us, corrected, n_points, points_blob))
+        self.db.execute(
+            "INSERT INTO queue (device, epoch, seq, start_us, end_us, corrected, n_points, points) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (device, epoch, seq, start_us, end_us, corrected, n_points, points_blob),
+        )
 
     def queue_stats(self):
         """``(frames, points)`` waiting in the queue."""
@@ -212,7 +227,9 @@ class Store:
         while total < max_points:
             chunk = self.reader_db.execute(
                 "SELECT id, device, epoch, seq, start_us, end_us, corrected, n_points, points FROM queue "
-                "WHERE id > ? ORDER BY id LIMIT 64", (after,)).fetchall()
+                "WHERE id > ? ORDER BY id LIMIT 64",
+                (after,),
+            ).fetchall()
             for row in chunk:
                 if rows and total + row[7] > max_points:
                     return rows
@@ -238,8 +255,10 @@ class Store:
         self.begin()
         try:
             self.db.executemany(
-                "INSERT OR REPLACE INTO dead_letter SELECT id, device, epoch, seq, start_us, end_us, corrected, "
-                "n_points, points, ?, ? FROM queue WHERE id=?", [(reason[:1000], now_us, i) for i in ids])
+                "INSERT OR REPLACE INTO dead_letter SELECT id, device, epoch, seq, start_us, end_us, "
+                "corrected, n_points, points, ?, ? FROM queue WHERE id=?",
+                [(reason[:1000], now_us, i) for i in ids],
+            )
             self.db.executemany("DELETE FROM queue WHERE id=?", [(i,) for i in ids])
             self.commit()
         except BaseException:

@@ -45,8 +45,16 @@ class IngestHarness:
         body = b"".join(frames)
         receive_us = int(time.time() * 1e6) if receive_us is None else receive_us
         time_ms = receive_us // 1000 if time_ms is None else time_ms
-        request = UploadRequest(device.device_id, device.epoch if epoch is None else epoch, counter, time_ms, ticks,
-                                receive_us, body, decoder.split_frames(body))
+        request = UploadRequest(
+            device.device_id,
+            device.epoch if epoch is None else epoch,
+            counter,
+            time_ms,
+            ticks,
+            receive_us,
+            body,
+            decoder.split_frames(body),
+        )
         results, self.last_stats = self.ingest(request)
         return results
 

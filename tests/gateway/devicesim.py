@@ -2,7 +2,8 @@
 a real series dictionary with deltas (wire format §2.1) and signed upload requests (§4).
 
     dev = SimDevice("sat-7", key=bytes(range(32)))
-    requests = dev.series(dev.instrument("http.server.request.count", COUNTER, unit="{request}"), {"route": "/a"})
+    count = dev.instrument("http.server.request.count", COUNTER, unit="{request}")
+    requests = dev.series(count, {"route": "/a"})
     body = dev.frame([requests, 5], start_us=1_000_000, end_us=2_000_000)
     status, reply = dev.post(url, [body])
 """
@@ -22,8 +23,15 @@ TEST_KEY = bytes(range(32))
 
 
 class SimDevice:
-    def __init__(self, device_id="sat-7", key=TEST_KEY, epoch=7, codec=codecs.MSGPACK, comp=compression.NONE,
-                 resource=None):
+    def __init__(
+        self,
+        device_id="sat-7",
+        key=TEST_KEY,
+        epoch=7,
+        codec=codecs.MSGPACK,
+        comp=compression.NONE,
+        resource=None,
+    ):
         self.device_id = device_id
         self.key = key
         self.epoch = epoch
@@ -52,8 +60,16 @@ class SimDevice:
 
     def instrument(self, name, kind, unit="", description="", bounds=None, scope=("test.scope", "1.0")):
         scope_id = self.scope(*scope)
-        self.instruments.append([scope_id, self.sid(name), kind, self.sid(unit), self.sid(description),
-                                 None if bounds is None else [float(b) for b in bounds]])
+        self.instruments.append(
+            [
+                scope_id,
+                self.sid(name),
+                kind,
+                self.sid(unit),
+                self.sid(description),
+                None if bounds is None else [float(b) for b in bounds],
+            ]
+        )
         return len(self.instruments) - 1
 
     def attrs(self, attributes):
@@ -102,12 +118,30 @@ class SimDevice:
             self.seq += 1
             seq = self.seq
         payload = [self.delta() if delta == "auto" else delta, points]
-        return wire.encode_frame(payload, self.codec, self.comp, wire.device_hash(self.device_id),
-                                 self.epoch if epoch is None else epoch, seq, start_us, end_us, flags)
+        return wire.encode_frame(
+            payload,
+            self.codec,
+            self.comp,
+            wire.device_hash(self.device_id),
+            self.epoch if epoch is None else epoch,
+            seq,
+            start_us,
+            end_us,
+            flags,
+        )
 
     def refresh_frame(self):
-        return wire.encode_frame([self.delta(full=True), []], self.codec, self.comp,
-                                 wire.device_hash(self.device_id), self.epoch, 0, 0, 0, wire.FLAG_DICT_REFRESH)
+        return wire.encode_frame(
+            [self.delta(full=True), []],
+            self.codec,
+            self.comp,
+            wire.device_hash(self.device_id),
+            self.epoch,
+            0,
+            0,
+            0,
+            wire.FLAG_DICT_REFRESH,
+        )
 
     # -- requests ----------------------------------------------------------------------------------
     def headers(self, body, time_ms=None, ticks=0, counter=None, key=None):
@@ -117,8 +151,16 @@ class SimDevice:
         nonce = "%d.%d" % (self.epoch, counter)
         time_text = str(int(time.time() * 1000) if time_ms is None else time_ms)
         ticks_text = str(ticks)
-        message = b"\n".join([b"litetel-v1", self.device_id.encode(), nonce.encode(), time_text.encode(),
-                              ticks_text.encode(), body])
+        message = b"\n".join(
+            [
+                b"litetel-v1",
+                self.device_id.encode(),
+                nonce.encode(),
+                time_text.encode(),
+                ticks_text.encode(),
+                body,
+            ]
+        )
         signature = hmac.new(key or self.key, message, hashlib.sha256).hexdigest()
         return {
             "Content-Type": "application/vnd.litetel.frames",
@@ -132,8 +174,12 @@ class SimDevice:
     def post(self, url, frames, headers=None, **header_args):
         """POST frames to ``url`` (``.../v1/frames`` appended); returns (status, parsed JSON)."""
         body = b"".join(frames)
-        request = urllib.request.Request(url.rstrip("/") + "/v1/frames", data=body, method="POST",
-                                         headers=headers or self.headers(body, **header_args))
+        request = urllib.request.Request(
+            url.rstrip("/") + "/v1/frames",
+            data=body,
+            method="POST",
+            headers=headers or self.headers(body, **header_args),
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.loads(response.read())

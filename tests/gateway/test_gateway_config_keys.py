@@ -14,10 +14,19 @@ BASE = ["--keys", "k.toml"]
 
 def test_defaults_without_environment():
     c = load_config(BASE, environ={})
-    assert (c.host, c.port, c.otlp_endpoint, c.otlp_protocol, c.otlp_compression) == \
-        ("127.0.0.1", 8080, None, "http/protobuf", "gzip")
-    assert (c.temporality, c.max_frame_bytes, c.max_series_per_device, c.max_clock_skew_s) == \
-        ("delta", 1 << 20, 10_000, 300.0)
+    assert (c.host, c.port, c.otlp_endpoint, c.otlp_protocol, c.otlp_compression) == (
+        "127.0.0.1",
+        8080,
+        None,
+        "http/protobuf",
+        "gzip",
+    )
+    assert (c.temporality, c.max_frame_bytes, c.max_series_per_device, c.max_clock_skew_s) == (
+        "delta",
+        1 << 20,
+        10_000,
+        300.0,
+    )
 
 
 def test_otel_environment_is_honoured():
@@ -51,28 +60,53 @@ def test_metrics_specific_variables_win_and_are_used_as_is():
 
 
 def test_flags_override_environment():
-    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_EXPORTER_OTLP_COMPRESSION": "none",
-           "OTEL_EXPORTER_OTLP_HEADERS": "a=1,b=2", "OTEL_SERVICE_NAME": "env"}
-    c = load_config(BASE + ["--otlp-endpoint", "http://flag:1234", "--otlp-compression", "gzip",
-                            "--otlp-header", "b=3", "--service-name", "flag", "--listen", "0.0.0.0:9"],
-                    environ=env)
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "none",
+        "OTEL_EXPORTER_OTLP_HEADERS": "a=1,b=2",
+        "OTEL_SERVICE_NAME": "env",
+    }
+    c = load_config(
+        BASE
+        + [
+            "--otlp-endpoint",
+            "http://flag:1234",
+            "--otlp-compression",
+            "gzip",
+            "--otlp-header",
+            "b=3",
+            "--service-name",
+            "flag",
+            "--listen",
+            "0.0.0.0:9",
+        ],
+        environ=env,
+    )
     assert c.otlp_endpoint == "http://flag:1234/v1/metrics"
     assert c.otlp_compression == "gzip" and c.otlp_headers == {"a": "1", "b": "3"}
     assert c.service_name == "flag" and (c.host, c.port) == ("0.0.0.0", 9)
 
 
 def test_grpc_protocol_uses_the_base_endpoint():
-    c = load_config(BASE, environ={"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-                                   "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317"})
+    c = load_config(
+        BASE,
+        environ={
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317",
+        },
+    )
     assert (c.otlp_protocol, c.otlp_endpoint) == ("grpc", "http://collector:4317")
     assert metrics_endpoint("http://c:4318", None) == "http://c:4318/v1/metrics"
 
 
-@pytest.mark.parametrize("env", [
-    {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
-    {"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"},
-    {"OTEL_EXPORTER_OTLP_HEADERS": "novalue"},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"},
+        {"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"},
+        {"OTEL_EXPORTER_OTLP_HEADERS": "novalue"},
+    ],
+)
 def test_unsupported_environment_values_are_clear_errors(env):
     with pytest.raises(ValueError):
         load_config(BASE, environ=env)
@@ -84,6 +118,7 @@ def test_parse_key_values_skips_blanks():
 
 
 # -- keys ------------------------------------------------------------------------------------------
+
 
 def write(path, text, mode=0o600):
     path.write_text(text)
@@ -145,5 +180,6 @@ def test_signature_verification(tmp_path):
     assert not store.verify("sat-9", "7.1", "0", "5", b"body", signature)
     # the device side (litetel.signing) produces the same signature
     from litetel import signing
+
     device_signature = signing.sign_request(b"\x00\x11", "sat-7", "7.1", 0, 5, b"body")
     assert store.verify("sat-7", "7.1", "0", "5", b"body", device_signature)

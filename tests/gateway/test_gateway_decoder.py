@@ -36,6 +36,7 @@ def reason(fn, *args):
 
 # -- envelope and header ---------------------------------------------------------------------------
 
+
 def test_split_frames_finds_each_frame_and_refuses_a_partial_one():
     a, b = raw_frame([None, []]), raw_frame([None, []], seq=2)
     assert decoder.split_frames(a + b) == [(0, len(a)), (len(a), len(a) + len(b))]
@@ -47,25 +48,30 @@ def test_split_frames_finds_each_frame_and_refuses_a_partial_one():
         decoder.split_frames(a[:40])
 
 
-@pytest.mark.parametrize("offset, value, expected", [
-    (2, 9, "version"),        # version byte
-    (3, 0x80, "reserved"),    # unknown flag bit
-    (50, 0xFF, "crc"),        # a payload byte
-    (4, 7, "codec"),          # codec id (the CRC covers the header, so fix it below)
-    (5, 9, "compression"),
-])
+@pytest.mark.parametrize(
+    "offset, value, expected",
+    [
+        (2, 9, "version"),  # version byte
+        (3, 0x80, "reserved"),  # unknown flag bit
+        (50, 0xFF, "crc"),  # a payload byte
+        (4, 7, "codec"),  # codec id (the CRC covers the header, so fix it below)
+        (5, 9, "compression"),
+    ],
+)
 def test_header_faults_are_named(offset, value, expected):
     frame = bytearray(raw_frame([None, [0, 1, 0, 2]]))
     frame[offset] = value if offset != 50 else frame[offset] ^ value
     if expected in ("codec", "compression"):  # a consistent CRC, so the field itself is the fault
         import binascii
         import struct
+
         crc = binascii.crc32(bytes(frame[48:]), binascii.crc32(bytes(frame[:44])))
         struct.pack_into(">I", frame, 44, crc)
     assert reason(decoder.parse_header, bytes(frame), 0) == expected
 
 
 # -- decompression and decode limits ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("comp", [compression.ZSTD, compression.DEFLATE])
 def test_decompression_bomb_is_refused_as_too_large(comp):
@@ -98,6 +104,7 @@ def test_deep_nesting_is_a_decode_error_not_a_crash():
 
 def test_cbor_payload_decodes_like_msgpack():
     import cbor2
+
     value = [None, [0, 5, 1, 2.5]]
     assert decode(raw_frame(payload=cbor2.dumps(value), codec=1)) == (None, [0, 5, 1, 2.5])
 
@@ -108,6 +115,7 @@ def test_zlib_payload_decodes():
 
 
 # -- dictionary ------------------------------------------------------------------------------------
+
 
 def sim_with_counter():
     dev = SimDevice()
@@ -162,22 +170,25 @@ def test_a_refused_delta_leaves_the_dictionary_unchanged():
     assert (d.strings, d.series) == before
 
 
-@pytest.mark.parametrize("mutate, expected", [
-    (lambda dl: dl.__setitem__(1, ["x" * 5000]), "limit_string"),
-    (lambda dl: dl.__setitem__(5, [[0, 0, 9, 0, 0, None]]), "schema"),          # kind 9
-    (lambda dl: dl.__setitem__(5, [[0, 0, 3, 0, 0, [5.0, 1.0]]]), "schema"),    # bounds decrease
-    (lambda dl: dl.__setitem__(5, [[0, 0, 3, 0, 0, None]]), "schema"),          # histogram without bounds
-    (lambda dl: dl.__setitem__(5, [[0, 0, 0, 0, 0, [1.0]]]), "schema"),         # bounds on a counter
-    (lambda dl: dl.__setitem__(5, [[0, 0, 3, 0, 0, list(range(600))]]), "limit_buckets"),
-    (lambda dl: dl.__setitem__(7, [[0, [0 * 4 + 1, "not an int"]]]), "schema"),
-    (lambda dl: dl.__setitem__(7, [[0, [0 * 4 + 3, 1]]]), "schema"),            # bool attribute not a bool
-    (lambda dl: dl.__setitem__(7, [[0, [1, 5, 1, 6]]]), "schema"),              # duplicate key
-    (lambda dl: dl.__setitem__(7, [[0, [0 * 4, 999]]]), "dict_index"),          # string value sid out of range
-    (lambda dl: dl.__setitem__(7, [[0, [1, 0] * 200]]), "limit_attrs"),
-    (lambda dl: dl.__setitem__(3, [[0, 999]]), "dict_index"),
-    (lambda dl: dl.__setitem__(0, -1), "schema"),
-    (lambda dl: dl.pop(), "schema"),
-])
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda dl: dl.__setitem__(1, ["x" * 5000]), "limit_string"),
+        (lambda dl: dl.__setitem__(5, [[0, 0, 9, 0, 0, None]]), "schema"),  # kind 9
+        (lambda dl: dl.__setitem__(5, [[0, 0, 3, 0, 0, [5.0, 1.0]]]), "schema"),  # bounds decrease
+        (lambda dl: dl.__setitem__(5, [[0, 0, 3, 0, 0, None]]), "schema"),  # histogram without bounds
+        (lambda dl: dl.__setitem__(5, [[0, 0, 0, 0, 0, [1.0]]]), "schema"),  # bounds on a counter
+        (lambda dl: dl.__setitem__(5, [[0, 0, 3, 0, 0, list(range(600))]]), "limit_buckets"),
+        (lambda dl: dl.__setitem__(7, [[0, [0 * 4 + 1, "not an int"]]]), "schema"),
+        (lambda dl: dl.__setitem__(7, [[0, [0 * 4 + 3, 1]]]), "schema"),  # bool attribute not a bool
+        (lambda dl: dl.__setitem__(7, [[0, [1, 5, 1, 6]]]), "schema"),  # duplicate key
+        (lambda dl: dl.__setitem__(7, [[0, [0 * 4, 999]]]), "dict_index"),  # string value sid out of range
+        (lambda dl: dl.__setitem__(7, [[0, [1, 0] * 200]]), "limit_attrs"),
+        (lambda dl: dl.__setitem__(3, [[0, 999]]), "dict_index"),
+        (lambda dl: dl.__setitem__(0, -1), "schema"),
+        (lambda dl: dl.pop(), "schema"),
+    ],
+)
 def test_dictionary_schema_and_limits(mutate, expected):
     dev, _ = sim_with_counter()
     delta = dev.delta()
@@ -208,6 +219,7 @@ def test_series_and_string_limits_per_dictionary():
 
 # -- points ----------------------------------------------------------------------------------------
 
+
 def dictionary_of(dev):
     d = Dictionary()
     d.apply_delta(dev.delta(), Limits())
@@ -231,15 +243,18 @@ def test_points_are_checked_against_the_instrument_kind():
         decoder.validate_points([c, 1, 99, 2], d)
 
 
-@pytest.mark.parametrize("value", [
-    [3, 3.0, 1.0, 2.0, 0, 1, 1],        # count != sum(buckets)
-    [2, 3.0, 1.0, 2.0, 2, 1, 1],        # runs past the last bucket (3 buckets)
-    [2, 3.0, 1.0, 2.0, -1, 2],          # negative first index
-    [2, 3.0, 1.0, 2.0, 0, -1, 3],       # negative bucket count
-    [2, 3.0, 3.0, 2.0, 0, 2],           # min > max
-    [2, 3.0, 1.0],                      # too short
-    5,                                  # not a list
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        [3, 3.0, 1.0, 2.0, 0, 1, 1],  # count != sum(buckets)
+        [2, 3.0, 1.0, 2.0, 2, 1, 1],  # runs past the last bucket (3 buckets)
+        [2, 3.0, 1.0, 2.0, -1, 2],  # negative first index
+        [2, 3.0, 1.0, 2.0, 0, -1, 3],  # negative bucket count
+        [2, 3.0, 3.0, 2.0, 0, 2],  # min > max
+        [2, 3.0, 1.0],  # too short
+        5,  # not a list
+    ],
+)
 def test_malformed_histogram_values_are_rejected(value):
     dev = SimDevice()
     h = dev.series(dev.instrument("h", HISTOGRAM, bounds=[1, 2]))

@@ -1,6 +1,6 @@
-"""A real ``litetel.device.Device`` (encoder, dictionary, ring buffer, uploader, HTTP transport) → the gateway
-process → real rotel: every instrument kind arrives with the recorded values, and a gateway that lost its
-state answers ``need_dict`` and is healed by the device's dictionary refresh."""
+"""A real ``litetel.device.Device`` (encoder, dictionary, ring buffer, uploader, HTTP transport) → the
+gateway process → real rotel: every instrument kind arrives with the recorded values, and a gateway that
+lost its state answers ``need_dict`` and is healed by the device's dictionary refresh."""
 
 import pytest
 from support.gateway import TEST_DEVICE_ID, TEST_DEVICE_KEY
@@ -10,12 +10,20 @@ from litetel.ring_buffer import RingBuffer
 
 
 def make_device(url, codec="msgpack", compression="auto"):
-    return Device(TEST_DEVICE_ID, endpoint=url, key=bytes.fromhex(TEST_DEVICE_KEY), codec=codec,
-                  compression=compression, buffer=RingBuffer(capacity=1 << 16),
-                  resource={"service.name": "e2e", "host.arch": "xtensa"})
+    return Device(
+        TEST_DEVICE_ID,
+        endpoint=url,
+        key=bytes.fromhex(TEST_DEVICE_KEY),
+        codec=codec,
+        compression=compression,
+        buffer=RingBuffer(capacity=1 << 16),
+        resource={"service.name": "e2e", "host.arch": "xtensa"},
+    )
 
 
-@pytest.mark.parametrize("codec, compression", [("msgpack", "zstd"), ("cbor", "deflate"), ("msgpack", "none")])
+@pytest.mark.parametrize(
+    "codec, compression", [("msgpack", "zstd"), ("cbor", "deflate"), ("msgpack", "none")]
+)
 def test_every_instrument_kind_arrives_in_rotel(make_gateway, rotel, codec, compression):
     gateway = make_gateway(otlp_endpoint=rotel.http_endpoint)
     dev = make_device(gateway.url, codec, compression)

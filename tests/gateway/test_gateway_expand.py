@@ -20,7 +20,9 @@ def attrs(kvs):
 
 
 def export(harness, settings=None):
-    request, n = build_request(harness.queue(), harness.store.reader_dictionary, settings or ResourceSettings())
+    request, n = build_request(
+        harness.queue(), harness.store.reader_dictionary, settings or ResourceSettings()
+    )
     # what goes on the wire parses back to the same message
     again = type(request).FromString(request.SerializeToString())
     assert again == request
@@ -42,8 +44,10 @@ def test_upb_backend_is_in_use():
 
 def full_device():
     dev = SimDevice(resource={"service.name": "model-server", "host.name": "pi"})
-    c = dev.series(dev.instrument("http.requests", COUNTER, "{request}", "Requests served"),
-                   {"route": "/a", "ok": True, "code": 200, "ratio": 0.5})
+    c = dev.series(
+        dev.instrument("http.requests", COUNTER, "{request}", "Requests served"),
+        {"route": "/a", "ok": True, "code": 200, "ratio": 0.5},
+    )
     u = dev.series(dev.instrument("queue.depth", UP_DOWN_COUNTER, "{item}", scope=("other.scope", "")))
     g = dev.series(dev.instrument("temperature", GAUGE, "Cel"))
     h = dev.series(dev.instrument("latency", HISTOGRAM, "ms", "", bounds=[1, 5, 10]), {"route": "/a"})
@@ -52,7 +56,9 @@ def full_device():
 
 def test_every_instrument_kind_expands_with_its_fields(harness):
     dev, c, u, g, h = full_device()
-    harness.send(dev, [dev.frame([c, 5, u, -2, g, 21.5, h, [3, 12.5, 0.5, 9.0, 0, 1, 0, 2]], T0, T0 + SECOND)])
+    harness.send(
+        dev, [dev.frame([c, 5, u, -2, g, 21.5, h, [3, 12.5, 0.5, 9.0, 0, 1, 0, 2]], T0, T0 + SECOND)]
+    )
     request, n = export(harness)
     assert n == 4
     (rm,) = request.resource_metrics
@@ -62,7 +68,7 @@ def test_every_instrument_kind_expands_with_its_fields(harness):
     assert scopes["test.scope"].scope.version == "1.0" and scopes["other.scope"].scope.version == ""
     by_name = metrics_by_name(request)
 
-    (_, _, m), = by_name["http.requests"]
+    ((_, _, m),) = by_name["http.requests"]
     assert (m.unit, m.description) == ("{request}", "Requests served")
     assert m.sum.is_monotonic and m.sum.aggregation_temporality == metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
     (dp,) = m.sum.data_points
@@ -70,13 +76,13 @@ def test_every_instrument_kind_expands_with_its_fields(harness):
     assert attrs(dp.attributes) == {"route": "/a", "ok": True, "code": 200, "ratio": 0.5}
     assert (dp.start_time_unix_nano, dp.time_unix_nano) == (T0 * 1000, (T0 + SECOND) * 1000)
 
-    (_, sm, m), = by_name["queue.depth"]
+    ((_, sm, m),) = by_name["queue.depth"]
     assert sm.scope.name == "other.scope" and not m.sum.is_monotonic and m.sum.data_points[0].as_int == -2
 
-    (_, _, m), = by_name["temperature"]
+    ((_, _, m),) = by_name["temperature"]
     assert m.WhichOneof("data") == "gauge" and m.gauge.data_points[0].as_double == 21.5
 
-    (_, _, m), = by_name["latency"]
+    ((_, _, m),) = by_name["latency"]
     assert m.histogram.aggregation_temporality == metrics_pb2.AGGREGATION_TEMPORALITY_DELTA
     (dp,) = m.histogram.data_points
     assert list(dp.explicit_bounds) == [1.0, 5.0, 10.0]
@@ -109,7 +115,7 @@ def test_delta_points_chain_start_to_previous_end_across_frames(harness):
     request, n = export(harness)
     assert n == 10
     check_invariants(request)
-    (_, _, m), = metrics_by_name(request)["http.requests"]
+    ((_, _, m),) = metrics_by_name(request)["http.requests"]
     points = list(m.sum.data_points)
     assert [p.as_int for p in points] == [1, 2, 3, 4, 5]
     for prev, cur in zip(points, points[1:]):
@@ -124,11 +130,11 @@ def test_cumulative_points_keep_the_series_start_and_totals(make_harness):
         harness.send(dev, [frame])
     request, _ = export(harness, ResourceSettings(temporality="cumulative"))
     check_invariants(request)
-    (_, _, m), = metrics_by_name(request)["http.requests"]
+    ((_, _, m),) = metrics_by_name(request)["http.requests"]
     assert m.sum.aggregation_temporality == metrics_pb2.AGGREGATION_TEMPORALITY_CUMULATIVE
     assert [p.as_int for p in m.sum.data_points] == [2, 4, 6]
     assert {p.start_time_unix_nano for p in m.sum.data_points} == {T0 * 1000}
-    (_, _, m), = metrics_by_name(request)["latency"]
+    ((_, _, m),) = metrics_by_name(request)["latency"]
     assert [p.count for p in m.histogram.data_points] == [1, 2, 3]
     assert list(m.histogram.data_points[-1].bucket_counts) == [0, 3, 0, 0]
 
@@ -136,15 +142,29 @@ def test_cumulative_points_keep_the_series_start_and_totals(make_harness):
 def test_resource_precedence_and_clock_flag(harness):
     dev = SimDevice()  # no resource attributes of its own
     c = dev.series(dev.instrument("c", COUNTER))
-    harness.send(dev, [dev.frame([c, 1], T0 - 7200 * SECOND, T0 - 7200 * SECOND + 1)],
-                 time_ms=(T0 - 7200 * SECOND) // 1000, receive_us=T0)
+    harness.send(
+        dev,
+        [dev.frame([c, 1], T0 - 7200 * SECOND, T0 - 7200 * SECOND + 1)],
+        time_ms=(T0 - 7200 * SECOND) // 1000,
+        receive_us=T0,
+    )
     settings = ResourceSettings({"deployment.environment": "lab", "service.name": "from-attrs"}, "from-env")
     request, _ = export(harness, settings)
     resource = attrs(request.resource_metrics[0].resource.attributes)
-    assert resource == {"deployment.environment": "lab", "service.name": "from-env", "device.id": "sat-7",
-                        "litetel.clock.corrected": True}
-    assert attrs(build_request(harness.queue(), harness.store.reader_dictionary, ResourceSettings())[0]
-                 .resource_metrics[0].resource.attributes)["service.name"] == "litetel-device"
+    assert resource == {
+        "deployment.environment": "lab",
+        "service.name": "from-env",
+        "device.id": "sat-7",
+        "litetel.clock.corrected": True,
+    }
+    assert (
+        attrs(
+            build_request(harness.queue(), harness.store.reader_dictionary, ResourceSettings())[0]
+            .resource_metrics[0]
+            .resource.attributes
+        )["service.name"]
+        == "litetel-device"
+    )
 
 
 def test_devices_and_epochs_get_their_own_resource(harness):

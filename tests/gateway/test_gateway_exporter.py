@@ -86,6 +86,7 @@ def test_http_exporter_without_compression_and_with_refused_connection():
 
     async def refused():
         from support.ports import free_port
+
         exporter = OtlpHttpExporter("http://127.0.0.1:%d/v1/metrics" % free_port(), timeout_s=2)
         result = await exporter.export_metrics(sample_request())
         await exporter.close()
@@ -131,11 +132,11 @@ class FakeSource:
 
     async def ack(self, batch):
         self.acked += batch.rows
-        del self.rows[:len(batch.rows)]
+        del self.rows[: len(batch.rows)]
 
     async def dead_letter(self, batch, reason):
         self.dead += batch.rows
-        del self.rows[:len(batch.rows)]
+        del self.rows[: len(batch.rows)]
 
     async def wait_for_data(self, timeout_s):
         await asyncio.sleep(0.01)
@@ -153,11 +154,14 @@ class ScriptedExporter:
 
 def test_drain_loop_retries_the_same_batch_in_order_then_dead_letters_permanent_failures():
     source = FakeSource(range(7))
-    exporter = ScriptedExporter([
-        ExportResult.retry("down"), ExportResult.retry("down", retry_after_s=0.05),  # batch 0-2 twice
-        ExportResult.success(),                                                     # batch 0-2
-        ExportResult.permanent("schema"),                                           # batch 3-5 → dead
-    ])
+    exporter = ScriptedExporter(
+        [
+            ExportResult.retry("down"),
+            ExportResult.retry("down", retry_after_s=0.05),  # batch 0-2 twice
+            ExportResult.success(),  # batch 0-2
+            ExportResult.permanent("schema"),  # batch 3-5 → dead
+        ]
+    )
     metrics = GatewayMetrics()
     loop = DrainLoop(source, exporter, metrics, batch_points=3, base_backoff_s=0.01, max_backoff_s=0.02)
 
@@ -182,5 +186,7 @@ def test_flush_stops_at_the_first_failure_and_keeps_the_queue():
     loop = DrainLoop(source, exporter, GatewayMetrics(), batch_points=2)
     emptied = asyncio.run(loop.flush(time.monotonic() + 5))
     assert not emptied and source.acked == [0, 1] and source.rows == [2, 3]
-    emptied = asyncio.run(DrainLoop(source, ScriptedExporter([]), GatewayMetrics(), 2).flush(time.monotonic() + 5))
+    emptied = asyncio.run(
+        DrainLoop(source, ScriptedExporter([]), GatewayMetrics(), 2).flush(time.monotonic() + 5)
+    )
     assert emptied and source.rows == []

@@ -99,8 +99,9 @@ def test_frame_of_another_device_is_refused(harness):
 def test_refresh_frame_must_have_zero_seq_and_times(harness):
     dev, _ = counter_device()
     payload = [dev.delta(full=True), []]
-    bad = wire.encode_frame(payload, 0, 0, wire.device_hash(dev.device_id), dev.epoch, 3, 0, 0,
-                            wire.FLAG_DICT_REFRESH)
+    bad = wire.encode_frame(
+        payload, 0, 0, wire.device_hash(dev.device_id), dev.epoch, 3, 0, 0, wire.FLAG_DICT_REFRESH
+    )
     assert harness.send(dev, [bad]) == ["reject:schema"]
 
 
@@ -115,6 +116,7 @@ def test_limit_series_is_per_device(make_harness):
 
 
 # -- clocks ----------------------------------------------------------------------------------------
+
 
 def test_tick_frames_map_to_receive_time_with_an_offset_fixed_per_epoch(harness):
     dev, sid = counter_device()
@@ -162,6 +164,7 @@ def test_a_wall_clock_within_the_skew_is_trusted(harness):
 
 
 # -- cumulative state --------------------------------------------------------------------------------
+
 
 def test_cumulative_temporality_keeps_running_totals_per_epoch(make_harness):
     harness = make_harness(temporality="cumulative")

@@ -34,9 +34,12 @@ def scrape(gateway):
 
 def demo_device():
     dev = SimDevice(resource={"service.name": "model-server"})
-    counter = dev.series(dev.instrument("http.server.request.count", COUNTER, "{request}"), {"http.route": "/api"})
-    histogram = dev.series(dev.instrument("http.server.duration", HISTOGRAM, "ms", bounds=[10, 50, 100]),
-                           {"http.route": "/api"})
+    counter = dev.series(
+        dev.instrument("http.server.request.count", COUNTER, "{request}"), {"http.route": "/api"}
+    )
+    histogram = dev.series(
+        dev.instrument("http.server.duration", HISTOGRAM, "ms", bounds=[10, 50, 100]), {"http.route": "/api"}
+    )
     gauge = dev.series(dev.instrument("device.temperature", GAUGE, "Cel"))
     return dev, counter, histogram, gauge
 
@@ -45,11 +48,16 @@ def post_intervals(gateway, dev, counter, histogram, gauge, n, start_us, per_req
     frames = []
     for i in range(n):
         t = start_us + i * SECOND
-        frames.append(dev.frame([counter, i + 1, histogram, [2, 60.0 + i, 20.0, 40.0 + i, 1, 1, 1],
-                                 gauge, 20.0 + i], t, t + SECOND))
+        frames.append(
+            dev.frame(
+                [counter, i + 1, histogram, [2, 60.0 + i, 20.0, 40.0 + i, 1, 1, 1], gauge, 20.0 + i],
+                t,
+                t + SECOND,
+            )
+        )
     for k in range(0, n, per_request):
-        status, reply = dev.post(gateway.url, frames[k:k + per_request])
-        assert status == 200 and reply["results"] == ["ok"] * len(frames[k:k + per_request])
+        status, reply = dev.post(gateway.url, frames[k : k + per_request])
+        assert status == 200 and reply["results"] == ["ok"] * len(frames[k : k + per_request])
     return sum(range(1, n + 1))
 
 
@@ -70,12 +78,21 @@ def test_posted_values_arrive_in_rotel_and_on_metrics(make_gateway, rotel):
     for prev, cur in zip(points, points[1:]):
         assert cur.start_ns == prev.time_ns
     h = rotel.points("http.server.duration")[0]
-    assert (h.count, h.sum, h.min, h.max, h.bounds, h.bucket_counts) == (2, 60, 20, 40, [10, 50, 100], [0, 1, 1, 0])
+    assert (h.count, h.sum, h.min, h.max, h.bounds, h.bucket_counts) == (
+        2,
+        60,
+        20,
+        40,
+        [10, 50, 100],
+        [0, 1, 1, 0],
+    )
     assert [g.value for g in rotel.points("device.temperature")] == [20, 21, 22]
 
     text = scrape(gateway)
     assert metric_value(text, "http_server_request_count_total", device_id="sat-7", http_route="/api") == 6
-    assert metric_value(text, "http_server_duration_bucket", device_id="sat-7", http_route="/api", le="50") == 3
+    assert (
+        metric_value(text, "http_server_duration_bucket", device_id="sat-7", http_route="/api", le="50") == 3
+    )
     assert metric_value(text, "http_server_duration_count", device_id="sat-7", http_route="/api") == 6
     assert metric_value(text, "device_temperature", device_id="sat-7") == 22
     assert metric_value(text, "litetel_gateway_frames_in_total", result="ok") == 3
@@ -124,7 +141,9 @@ def test_acknowledged_frames_survive_sigkill(make_gateway, rotel):
     rotel.stop()
     gateway = make_gateway(otlp_endpoint=rotel.http_endpoint)
     dev, counter, histogram, gauge = demo_device()
-    total = post_intervals(gateway, dev, counter, histogram, gauge, 5, int(time.time()) * SECOND - 10 * SECOND)
+    total = post_intervals(
+        gateway, dev, counter, histogram, gauge, 5, int(time.time()) * SECOND - 10 * SECOND
+    )
     gateway.kill()
     rotel.start()
     gateway.start()
@@ -179,8 +198,15 @@ def test_refusals_get_their_status_and_are_counted_by_reason(make_gateway):
     assert dev.post(gateway.url, [big])[0] == 413
 
     text = scrape(gateway)
-    for reason, count in [("replay", 1), ("unknown_device", 1), ("missing_signature", 1), ("bad_signature", 1),
-                          ("missing_header", 1), ("envelope", 1), ("too_large", 1)]:
+    for reason, count in [
+        ("replay", 1),
+        ("unknown_device", 1),
+        ("missing_signature", 1),
+        ("bad_signature", 1),
+        ("missing_header", 1),
+        ("envelope", 1),
+        ("too_large", 1),
+    ]:
         assert metric_value(text, "litetel_gateway_rejects_total", reason=reason) == count, reason
     assert metric_value(text, "litetel_gateway_requests_total", code="401") == 2
     # nothing of the refused requests was recorded: one frame accepted in total

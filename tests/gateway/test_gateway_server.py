@@ -17,8 +17,10 @@ def config_for(tmp_path, *extra):
     keys = tmp_path / "keys.toml"
     keys.write_text('[devices]\n"sat-7" = "%s"\n' % TEST_KEY.hex())
     os.chmod(keys, 0o600)
-    return load_config(["--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"), "--keys", str(keys),
-                        *extra], environ={})
+    return load_config(
+        ["--listen", "127.0.0.1:0", "--data-dir", str(tmp_path / "data"), "--keys", str(keys), *extra],
+        environ={},
+    )
 
 
 async def post(session, url, dev, frames):
@@ -63,6 +65,7 @@ def test_exporter_choice_follows_the_protocol(tmp_path):
     assert make_exporter(config_for(tmp_path)) is None
     exporter = make_exporter(config_for(tmp_path, "--otlp-endpoint", "http://127.0.0.1:4318"))
     assert isinstance(exporter, OtlpHttpExporter) and exporter.endpoint == "http://127.0.0.1:4318/v1/metrics"
-    grpc = make_exporter(config_for(tmp_path, "--otlp-endpoint", "http://127.0.0.1:4317",
-                                    "--otlp-protocol", "grpc"))
+    grpc = make_exporter(
+        config_for(tmp_path, "--otlp-endpoint", "http://127.0.0.1:4317", "--otlp-protocol", "grpc")
+    )
     assert type(grpc).__name__ == "OtlpGrpcExporter"
