@@ -105,15 +105,20 @@ class _Instrument:
         self._lock = new_lock()
         self._index = {}  # canonical key -> local series index (the key tuple is the dictionary's too)
         self._gids = array("I")  # local series index -> device-wide series id
-        self._dirty = bytearray()  # per series: recorded in this interval
-        self._count = 0  # series created
-        self._cap = 0  # series slots allocated
-        self._capped = 0  # distinct attribute sets created, overflow series excluded
+        self._dirty = bytearray()  # per series slot: recorded in this interval; its length is the capacity
         self._cache = {}
         self.id = dictionary.add_instrument(self)
 
+    # Few instance attributes: on MicroPython each instance's attribute table costs 16 bytes a slot.
+    _spilled = None  # {series index: int} for sums beyond the int column, made when first needed
+
     def __repr__(self):
-        return "<%s %s: %d series>" % (self.__class__.__name__, self.name, self._count)
+        return "<%s %s: %d series>" % (self.__class__.__name__, self.name, len(self._gids))
+
+    @property
+    def series_count(self):
+        """Series created so far, the overflow series included (at most ``max_series + 1``)."""
+        return len(self._gids)
 
     @property
     def boundaries(self):
@@ -146,9 +151,8 @@ class _Instrument:
         try:
             local = self._index.get(key)  # another thread may have created it meanwhile
             if local is None:
-                if self._capped < self.max_series and key != OVERFLOW_KEY:
-                    self._capped += 1
-                else:
+                index = self._index
+                if len(index) - (OVERFLOW_KEY in index) >= self.max_series or key == OVERFLOW_KEY:
                     key = OVERFLOW_KEY
                     local = self._index.get(key)
                 if local is None:
@@ -158,13 +162,11 @@ class _Instrument:
         return local
 
     def _new_series(self, key):
-        local = self._count
-        if local == self._cap:
+        local = len(self._gids)
+        if local == len(self._dirty):
             self._grow(_GROW)
-            self._cap += _GROW
         self._gids.append(self._dictionary.new_series(key))
         self._index[key] = local
-        self._count = local + 1
         return local
 
     def _grow(self, n):
@@ -185,7 +187,7 @@ class _Instrument:
         try:
             dirty = self._dirty
             gids = self._gids
-            for i in range(self._count):
+            for i in range(len(gids)):
                 if dirty[i]:
                     out.append(gids[i])
                     out.append(self._take(i, dirty[i]))
@@ -212,10 +214,10 @@ class _Instrument:
 class _Scalar(_Instrument):
     """One int and (from the first float on) one float column: the storage of sums and gauges."""
 
+    _floats = None
+
     def __init__(self, *args):
         self._ints = array("l")
-        self._floats = None
-        self._spilled = None
         _Instrument.__init__(self, *args)
 
     def _grow(self, n):
@@ -227,7 +229,7 @@ class _Scalar(_Instrument):
     def _need_floats(self):
         # Float columns are created on the first float measurement: integer-only instruments never pay.
         if self._floats is None:
-            self._floats = array("d", [0.0] * self._cap)
+            self._floats = array("d", [0.0] * len(self._dirty))
         return self._floats
 
 
@@ -237,14 +239,13 @@ class _Scalar(_Instrument):
 class _Handle:
     """One series of an instrument: the columns it writes, held directly (no attribute chains)."""
 
-    __slots__ = ("_inst", "_i", "_lock", "_dirty", "_ints")
+    __slots__ = ("_inst", "_i", "_lock", "_dirty")
 
     def __init__(self, inst, i):
         self._inst = inst
         self._i = i
         self._lock = inst._lock
         self._dirty = inst._dirty
-        self._ints = inst._ints
 
     def __repr__(self):
         return "<%s of %s #%d>" % (self.__class__.__name__, self._inst.name, self._i)
@@ -253,10 +254,11 @@ class _Handle:
 class SumHandle(_Handle):
     """A series of a ``Counter`` or ``UpDownCounter``: ``add(n=1)``."""
 
-    __slots__ = ("_floor",)
+    __slots__ = ("_ints", "_floor")
 
     def __init__(self, inst, i):
         _Handle.__init__(self, inst, i)
+        self._ints = inst._ints
         self._floor = inst._floor
 
     def add(self, n=1):
@@ -337,10 +339,11 @@ _GAUGE_FLOAT = 2
 class GaugeHandle(_Handle):
     """A series of a ``Gauge``: ``set(v)``."""
 
-    __slots__ = ("_floats",)
+    __slots__ = ("_ints", "_floats")
 
     def __init__(self, inst, i):
         _Handle.__init__(self, inst, i)
+        self._ints = inst._ints
         self._floats = inst._floats
 
     def set(self, v):
@@ -460,16 +463,13 @@ class Histogram(_Instrument):
         self._bounds = boundaries
         self._nbuckets = len(boundaries) + 1
         self._buckets = array("l")
-        self._ints = array("l")
-        self._floats = array("d")
         # (boundaries, sum, min, max) per measurement type. The int boundaries are the floors of the real
         # ones: for an int v, v <= b exactly when v <= floor(b).
         ibounds = tuple([_floor(b) for b in boundaries])
         if ibounds == boundaries and all(b.__class__ is int for b in boundaries):
             ibounds = boundaries  # integral boundaries (OTel's defaults): one tuple serves both
-        self._icols = (ibounds, self._ints, array("l"), array("l"))
-        self._fcols = (boundaries, self._floats, array("d"), array("d"))  # a float against an int: exact
-        self._spilled = None
+        self._icols = (ibounds, array("l"), array("l"), array("l"))
+        self._fcols = (boundaries, array("d"), array("d"), array("d"))  # a float against an int: exact
         _Instrument.__init__(self, dictionary, scope_id, name, unit, description, max_series)
 
     @property

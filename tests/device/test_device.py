@@ -149,7 +149,7 @@ def test_a_frame_too_large_for_the_buffer_is_counted():
     assert dev.collect() is None and dev.buffer.pending == 0
     got = Replica().apply(dev.dictionary_refresh_frame())
     assert got == {}
-    assert dev.meter("litetel").counter("litetel.device.frames.dropped", unit="{frame}")._count == 1
+    assert dev.meter("litetel").counter("litetel.device.frames.dropped", unit="{frame}").series_count == 1
 
 
 def test_no_uploader_without_endpoint_or_transport():

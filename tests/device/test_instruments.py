@@ -299,11 +299,11 @@ def test_past_the_cap_measurements_go_to_the_overflow_series(rec):
     assert got == {("c", (("i", 0),)): 1001, ("c", (("i", 1),)): 2, ("c", (("i", 2),)): 3,
                    ("c", OVERFLOW): sum(range(4, 11))}
     assert sum(got.values()) == sum(range(1, 11)) + 1000  # never dropped, never double counted
-    assert c._count == 4  # three series and the overflow: memory stops growing
+    assert c.series_count == 4  # three series and the overflow: memory stops growing
     for i in range(100, 200):
         c.add(1, {"i": i})
         c.bind({"i": i}).add(1)
-    assert c._count == 4 and len(c._index) == 4
+    assert c.series_count == 4 and len(c._index) == 4
     assert rec.points() == {("c", OVERFLOW): 200}
 
 
@@ -428,4 +428,4 @@ def test_threads_creating_series_and_recording_concurrently(rec):
     assert sum(v for k, v in got.items() if k[0] == "c") == 18000
     assert got[("h", ())] == 18000
     assert len([k for k in got if k[0] == "c"]) == 51  # 50 series and the overflow
-    assert sorted(len(set(inst._gids)) == inst._count for inst in (c, hist)) == [True, True]
+    assert sorted(len(set(inst._gids)) == inst.series_count for inst in (c, hist)) == [True, True]

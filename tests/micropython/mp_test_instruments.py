@@ -89,7 +89,7 @@ for i in range(6):
 got = points()
 check_eq(got[("capped", ("otel.metric.overflow", True))], 4, "overflow series takes the rest")
 check_eq(got[("capped", ("i", 0))] + got[("capped", ("i", 1))], 2, "the first series keep theirs")
-check_eq(capped._count, 3, "two series and the overflow, no more")
+check_eq(capped.series_count, 3, "two series and the overflow, no more")
 
 # --- a bound integer add/set/record allocates nothing
 ch = c.bind({"route": "/a", "method": "GET"})
