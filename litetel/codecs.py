@@ -10,6 +10,8 @@ other's bytes; ``IMPLEMENTATION`` says which one is in use. Every decode failure
     [None, [0, 5]]
 """
 
+import io
+
 from litetel import accel, cbor_pure, msgpack_pure
 from litetel.errors import CodecError
 
@@ -74,11 +76,27 @@ def _cbor_c_encode(obj):
         raise CodecError("CBOR encode: %s" % exc)
 
 
+def _refuse_tag(decoder):
+    raise CodecError("CBOR tags are not supported")
+
+
+# cbor2's built-in tags that would decode to values inside the data model (bignums, string references,
+# shared values, the self-described marker): refused like the pure twin refuses every tag. The other
+# built-in tags give datetimes, sets, Decimals...: check_data_model refuses those.
+_CBOR_TAGS_REFUSED = {tag: _refuse_tag for tag in (2, 3, 25, 28, 29, 256, 55799)}
+
+
 def _cbor_c_decode(data):
     try:
-        obj = _cbor2.loads(data, max_depth=msgpack_pure.MAX_DEPTH, allow_indefinite=False)
+        reader = io.BytesIO(data)
+        decoder = _cbor2.CBORDecoder(reader, semantic_decoders=_CBOR_TAGS_REFUSED,
+                                     max_depth=msgpack_pure.MAX_DEPTH, allow_indefinite=False)
+        obj = decoder.decode()
+        extra = len(data) - reader.tell()  # cbor2 stops after one item: the rest is garbage, as for msgpack
     except Exception as exc:  # CBORDecodeError and whatever a hook or hashing raises
         raise CodecError("CBOR decode: %s: %s" % (type(exc).__name__, exc))
+    if extra:
+        raise CodecError("%d bytes of extra data after the CBOR value" % extra)
     # cbor2 turns semantic tags into datetimes, Decimals, sets...: only the litetel data model may pass.
     check_data_model(obj)
     return obj
