@@ -416,27 +416,31 @@ class HistogramHandle(_Handle):
     def record(self, v):
         """Record one measurement (int or float, finite). ``latency.bind(attrs).record(0.012)``"""
         # Ints and floats have their own columns (boundaries, sum, min, max): an int never meets a float,
-        # which would allocate on MicroPython.
+        # which would allocate on MicroPython; a float sum needs no range check.
         t = v.__class__
-        if t is int and _LMIN <= v <= _LMAX:
-            cols = self._icols
-            kind = _HAS_INT
-        elif t is float and v - v == 0.0:
+        if t is float and v - v == 0.0:
             cols = self._fcols
             kind = _HAS_FLOAT
+            b = self._base + _bisect(cols[0], v)
+            i = self._i
+            self._lock.acquire()
+            self._buckets[b] += 1
+            cols[1][i] += v
+        elif t is int and _LMIN <= v <= _LMAX:
+            cols = self._icols
+            kind = _HAS_INT
+            b = self._base + _bisect(cols[0], v)
+            i = self._i
+            self._lock.acquire()
+            self._buckets[b] += 1
+            s = cols[1][i] + v
+            if _LMIN <= s <= _LMAX:
+                cols[1][i] = s
+            else:
+                cols[1][i] = 0
+                self._inst._spill(i, s)
         else:
             return self._inst._record_other(self._i, v)
-        b = self._base + _bisect(cols[0], v)
-        i = self._i
-        sums = cols[1]
-        self._lock.acquire()
-        self._buckets[b] += 1
-        s = sums[i] + v
-        if _LMIN <= s <= _LMAX:
-            sums[i] = s
-        else:
-            sums[i] = 0
-            self._inst._spill(i, s)
         d = self._dirty
         if d[i] & kind:
             if v < cols[2][i]:
