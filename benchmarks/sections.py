@@ -218,7 +218,31 @@ def gateway_section(r):
             % (fmt_ratio(x), fmt_figure(r.figure("gateway.idle_rss"))),
             "",
         ]
+        + load_section(r)
     )
+
+
+def load_section(r):
+    lat = r.figure("gateway.load.latency_ms")
+    if lat is None:
+        return ["Load: not measured.", ""]
+    rows = [
+        ["simulated devices × seconds", "%d × %d" % (lat["devices"], lat["seconds"])],
+        ["frames lost (not acknowledged `ok`)", fmt_figure(r.figure("gateway.load.lost"), "%.0f")],
+        ["ingest latency, median (ms)", "%.1f" % lat["median"]],
+        ["ingest latency, p99 (ms)", fmt_figure(r.figure("gateway.load.p99_ms"), "%.1f")],
+        ["ingest latency, max (ms)", "%.1f" % lat["max"]],
+        ["requests served per second (offered: %d)" % lat["devices"],
+         fmt_figure(r.figure("gateway.load.requests_per_s"), "%.0f")],
+        ["gateway RSS at the end (MiB)", fmt_figure(r.figure("gateway.load.rss"), "%.1f")],
+    ]  # fmt: skip
+    return [
+        "### Load: devices posting once a second on loopback",
+        "",
+        "`benchmarks/bench_gateway_load.py`: real `Device`s, signed requests, a device never posts before "
+        "its previous reply; the load client runs on the same cores as the gateway.",
+        "",
+    ] + table(["figure", "value"], rows)
 
 
 MP_ROWS = (

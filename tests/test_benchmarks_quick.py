@@ -53,6 +53,7 @@ def test_every_figure_the_report_reads_was_measured(quick_run):
     expected = (
         [key for key, _ in WIRE_ROWS] + [key for key, _ in MP_ROWS] + ["mp.fits_64k", "gateway.idle_rss"]
     )
+    expected += ["gateway.load." + k for k in ("latency_ms", "p99_ms", "lost", "requests_per_s", "rss")]
     expected += [
         "import.%s.%s" % (lib, what) for lib in ("litetel", "otel", "prometheus") for what in ("ms", "rss")
     ]
