@@ -107,15 +107,17 @@ class PromView:
             return None
         return family[2].get(msgpack.packb(sorted(labels.items())))
 
-    def stage(self, pending, dictionary, device_id, points):
-        """Add a frame's points to ``pending`` ({(name, labels): (type, help, state)}); the view itself
-        changes only in :meth:`apply`, after the commit."""
+    def stage(self, pending, dictionary, device_id, points, base=None):
+        """Add a frame's points to ``pending`` ({(name, labels): (type, help, state)}), on top of ``base``
+        (what earlier requests of the same transaction staged); the view itself changes only in
+        :meth:`apply`, after the commit."""
         families = self._families
+        base = base or {}
         for i in range(0, len(points), 2):
             meta = series_meta(dictionary, device_id, points[i])
             value = points[i + 1]
             key = (meta.name, meta.labels)
-            staged = pending.get(key)
+            staged = pending.get(key) or base.get(key)
             if staged is not None:
                 old = staged[2]
             else:

@@ -5,6 +5,7 @@ request processed in ONE SQLite transaction on the store's writer thread, commit
     app.router.add_post("/v1/frames", FramesHandler(keys, store, ingest, metrics, max_request_bytes).handle)
 """
 
+import asyncio
 import json
 import logging
 import re
@@ -59,37 +60,65 @@ class Ingest:
         self.max_skew_us = int(max_clock_skew_s * 1_000_000)
 
     def __call__(self, req):
-        """``(results, IngestStats)``; raises Replay (nothing recorded)."""
+        """One request in its own transaction: ``(results, IngestStats)``; raises Replay (nothing recorded)."""
+        outcome = self.run_group([req])[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def run_group(self, requests):
+        """Several requests in ONE transaction (one fsync), each in its own savepoint.
+
+        Returns, per request, ``(results, IngestStats)`` or the exception that undid it alone (Replay,
+        or an error); an error of the commit itself raises for the whole group.
+        """
         store = self.store
-        stats = IngestStats()
-        pending = {}
+        outcomes = []
+        group_pending = {}
         store.begin()
         try:
-            last = store.nonce(req.device, req.epoch)
-            if last is not None and req.counter <= last:
-                raise Replay()
-            store.set_nonce(req.device, req.epoch, req.counter)
-            results = []
-            for index, (start, end) in enumerate(req.spans):
+            for req in requests:
+                store.savepoint()
+                pending = {}
                 try:
-                    results.append(self._frame(req, start, pending, stats))
-                except NeedDict:
-                    results.append("need_dict")
-                    results.extend(["skipped"] * (len(req.spans) - index - 1))
-                    break
-                except Reject as exc:
-                    log.info("device %s: frame %d rejected: %s", req.device, index, exc)
-                    results.append("reject:" + exc.reason)
-            if pending:
-                store.save_prom_series(self.view.rows(pending))
+                    outcome = self._request(req, pending, group_pending)
+                    if pending:
+                        store.save_prom_series(self.view.rows(pending))
+                    store.release()
+                except Exception as exc:
+                    store.rollback_request()
+                    outcomes.append(exc)
+                    continue
+                group_pending.update(pending)
+                outcomes.append(outcome)
             store.commit()
         except BaseException:
             store.rollback()
             raise
-        self.view.apply(pending)
+        self.view.apply(group_pending)
+        return outcomes
+
+    def _request(self, req, pending, group_pending):
+        store = self.store
+        last = store.nonce(req.device, req.epoch)
+        if last is not None and req.counter <= last:
+            raise Replay()
+        store.set_nonce(req.device, req.epoch, req.counter)
+        stats = IngestStats()
+        results = []
+        for index, (start, end) in enumerate(req.spans):
+            try:
+                results.append(self._frame(req, start, pending, group_pending, stats))
+            except NeedDict:
+                results.append("need_dict")
+                results.extend(["skipped"] * (len(req.spans) - index - 1))
+                break
+            except Reject as exc:
+                log.info("device %s: frame %d rejected: %s", req.device, index, exc)
+                results.append("reject:" + exc.reason)
         return results, stats
 
-    def _frame(self, req, offset, pending, stats):
+    def _frame(self, req, offset, pending, group_pending, stats):
         store, device = self.store, req.device
         header, payload = decoder.parse_header(req.body, offset)
         if header.device_hash != req.device_hash:
@@ -127,7 +156,7 @@ class Ingest:
                 n,
                 msgpack.packb([queued, starts], use_bin_type=True),
             )
-            self.view.stage(pending, dictionary, device, points)
+            self.view.stage(pending, dictionary, device, points, group_pending)
             stats.points += n
             stats.queued_frames += 1
         store.set_last_seq(device, epoch, header.seq)
@@ -221,6 +250,49 @@ def _add_histogram(total, value, n_buckets):
     return total
 
 
+class GroupCommit:
+    """Runs uploads on the store's writer thread, grouping those that arrive while a commit is under way
+    into the next transaction: one fsync serves many devices, and nobody waits for more than one group.
+
+        group = GroupCommit(store, ingest)
+        results, stats = await group.submit(upload)      # raises Replay like Ingest
+    """
+
+    def __init__(self, store, ingest, max_group=128):
+        self.store = store
+        self.ingest = ingest
+        self.max_group = max_group
+        self._waiting = []
+        self._running = False
+
+    async def submit(self, upload):
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((upload, future))
+        if not self._running:
+            self._start()
+        return await future
+
+    def _start(self):
+        group, self._waiting = self._waiting[: self.max_group], self._waiting[self.max_group :]
+        self._running = True
+        task = asyncio.ensure_future(self.store.write(self.ingest.run_group, [u for u, _ in group]))
+        task.add_done_callback(lambda done: self._finished(group, done))
+
+    def _finished(self, group, done):
+        self._running = False
+        error = done.exception()
+        outcomes = [error] * len(group) if error is not None else done.result()
+        for (_, future), outcome in zip(group, outcomes):
+            if future.done():  # the client went away; what was committed stays committed
+                continue
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+        if self._waiting:
+            self._start()
+
+
 def error_response(status, reason, detail="", retry_after=None):
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return web.Response(
@@ -237,7 +309,7 @@ class FramesHandler:
     def __init__(self, keys, store, ingest, metrics, max_request_bytes):
         self.keys = keys
         self.store = store
-        self.ingest = ingest
+        self.group = GroupCommit(store, ingest)
         self.metrics = metrics
         self.max_request_bytes = max_request_bytes
         self.draining = False
@@ -302,7 +374,7 @@ class FramesHandler:
             device, epoch, counter, int(time_ms), int(ticks), time.time_ns() // 1000, body, spans
         )
         try:
-            results, stats = await self.store.write(self.ingest, upload)
+            results, stats = await self.group.submit(upload)
         except Replay:
             return self._refuse(403, "replay", "nonce counter already used for this device and epoch")
         except Exception:

@@ -64,6 +64,7 @@ class Store:
         self._dictionary_cache = dictionary_cache
         self._lock = threading.Lock()
         self._touched = {}
+        self._request_keys = set()
         self._cumulative = {}
         self.closed = False
 
@@ -101,11 +102,31 @@ class Store:
     def rollback(self):
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
-        # Cached objects may hold changes that were not committed: forget them, reload on next use.
-        for key in self._touched:
-            self._dictionaries.pop(key, None)
-            self._cumulative.pop(key, None)
+        self._forget(list(self._touched))
         self._touched = {}
+
+    def _forget(self, keys):
+        """Cached objects may hold changes that were not committed: drop them, reload on next use."""
+        with self._lock:
+            for key in keys:
+                self._dictionaries.pop(key, None)
+        for key in keys:
+            self._cumulative.pop(key, None)
+            self._touched.pop(key, None)
+
+    # One upload request is one savepoint inside the group transaction: a request that fails (replay,
+    # a bug) is undone alone while the others of the group commit together (one fsync for all).
+    def savepoint(self):
+        self.db.execute("SAVEPOINT request")
+        self._request_keys = set()
+
+    def release(self):
+        self.db.execute("RELEASE request")
+
+    def rollback_request(self):
+        self.db.execute("ROLLBACK TO request")
+        self.db.execute("RELEASE request")
+        self._forget(self._request_keys)
 
     # -- nonces, dedup marks, clocks (writer thread) -----------------------------------------------
     def _get_int(self, sql, args):
@@ -147,11 +168,12 @@ class Store:
 
     def save_dictionary(self, device, epoch, d):
         self.db.execute("INSERT OR REPLACE INTO dictionaries VALUES (?,?,?)", (device, epoch, d.to_blob()))
-        self._touched[(device, epoch)] = d
+        self.touch(device, epoch, d)
 
     def touch(self, device, epoch, d):
         """Mark a dictionary object as used in this transaction (dropped from the cache on rollback)."""
-        self._touched.setdefault((device, epoch), d)
+        self._touched[(device, epoch)] = d
+        self._request_keys.add((device, epoch))
 
     def reader_dictionary(self, device, epoch):
         """The dictionary for the reader thread: the writer's cached object, else a private load."""
@@ -187,7 +209,7 @@ class Store:
                 )
             }
             self._cumulative[key] = states
-        self._touched.setdefault(key, self.dictionary(device, epoch))
+        self.touch(device, epoch, self.dictionary(device, epoch))
         return states
 
     def save_cumulative(self, device, epoch, changed):

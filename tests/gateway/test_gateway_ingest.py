@@ -220,3 +220,37 @@ def test_a_failed_transaction_leaves_no_trace(harness, monkeypatch):
     # same frame again (the device retries with a new nonce): the dictionary delta applies cleanly
     assert harness.send(dev, [frame]) == ["ok"]
     assert harness.view.value("requests_total", {"device_id": "sat-7", "route": "/a"}) == 3
+
+
+# -- group commit ------------------------------------------------------------------------------------
+
+
+def upload(harness, device, frames, counter):
+    from litetel_gateway import decoder
+    from litetel_gateway.receiver import UploadRequest
+
+    body = b"".join(frames)
+    return UploadRequest(
+        device.device_id, device.epoch, counter, T0 // 1000, 0, T0, body, decoder.split_frames(body)
+    )
+
+
+def test_a_group_commits_together_and_a_failing_request_is_undone_alone(harness):
+    a, sa = counter_device()
+    b, sb = counter_device(device_id="sat-8")
+    requests = [
+        upload(harness, a, [a.frame([sa, 1], T0, T0 + 1)], counter=1),
+        upload(harness, b, [b.frame([sb, 10], T0, T0 + 1)], counter=1),
+        upload(harness, a, [a.frame([sa, 2], T0 + 1, T0 + 2)], counter=1),  # replayed nonce
+        upload(harness, a, [a.frame([sa, 4], T0 + 2, T0 + 3)], counter=2),
+    ]
+    outcomes = harness.ingest.run_group(requests)
+    assert [o[0] for o in outcomes if not isinstance(o, Exception)] == [["ok"], ["ok"], ["ok"]]
+    assert isinstance(outcomes[2], Replay)
+    assert [(row.device, row.seq) for row in harness.queue()] == [("sat-7", 1), ("sat-8", 1), ("sat-7", 3)]
+    # the /metrics view chains the requests of one group
+    assert harness.view.value("requests_total", {"device_id": "sat-7", "route": "/a"}) == 5
+    harness.reopen()
+    assert harness.view.value("requests_total", {"device_id": "sat-7", "route": "/a"}) == 5
+    # the nonce of the group's last good request of sat-7 is the one stored
+    assert harness.store.nonce("sat-7", a.epoch) == 2
