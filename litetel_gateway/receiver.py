@@ -60,7 +60,7 @@ class Ingest:
         self.max_skew_us = int(max_clock_skew_s * 1_000_000)
 
     def __call__(self, req):
-        """One request in its own transaction: ``(results, IngestStats)``; raises Replay (nothing recorded)."""
+        """One request in its own transaction: ``(results, IngestStats)``; raises Replay (no trace)."""
         outcome = self.run_group([req])[0]
         if isinstance(outcome, BaseException):
             raise outcome
