@@ -109,19 +109,37 @@ def _zlib_compress(data):
     return _zlib.compress(data)
 
 
+_ZLIB_STEP = 65536
+
+
 def _zlib_decompress(data, max_size):
+    # Small steps in and out: zlib copies the input it has not consumed (unconsumed_tail) and CPython builds
+    # each output by joining blocks (twice its size at peak), so 64 KB steps keep the peak near max_size.
     dobj = _zlib.decompressobj()
+    view = memoryview(data)
+    pieces = []
+    size = 0
+    at = 0
     try:
-        out = dobj.decompress(data, max_size + 1)  # zlib stops filling at max_size + 1 bytes
+        while not dobj.eof:
+            source = dobj.unconsumed_tail
+            if not source:
+                if at >= len(view):
+                    break
+                source = view[at : at + _ZLIB_STEP]
+                at += _ZLIB_STEP
+            piece = dobj.decompress(source, min(_ZLIB_STEP, max_size + 1 - size))
+            size += len(piece)
+            if size > max_size:
+                raise _exceeds("deflate", max_size)
+            pieces.append(piece)
     except _zlib.error as exc:
         raise CodecError("deflate: corrupt payload: %s" % exc)
-    if len(out) > max_size:
-        raise _exceeds("deflate", max_size)
     if not dobj.eof:
         raise CodecError("deflate: truncated payload")
-    if dobj.unused_data:
-        raise CodecError("deflate: %d bytes of extra data after the stream" % len(dobj.unused_data))
-    return out
+    if dobj.unused_data or at < len(view):
+        raise CodecError("deflate: extra data after the stream")
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _deflateio_compress(data):
