@@ -43,7 +43,7 @@ def _zeros(n):
 
 
 class RingBuffer:
-    """Frames awaiting acknowledgement, oldest first, in fixed RAM or flash. policy: "drop_oldest"|"reject_new".
+    """Frames awaiting acknowledgement, oldest first, in fixed RAM or flash. policy: drop_oldest|reject_new.
 
     Read-only: next_seq, pending (frames), used (bytes), capacity, acked, dropped, corrupt (lost at reopen).
     """
@@ -88,7 +88,7 @@ class RingBuffer:
         self._lock.acquire()  # not `with`: MicroPython's no-op lock allocates in __exit__(*exc)
         try:
             if seq != self.next_seq:
-                raise ValueError("frame carries seq %d but the buffer's next_seq is %d" % (seq, self.next_seq))
+                raise ValueError("frame carries seq %d, the buffer's next_seq is %d" % (seq, self.next_seq))
             off = self._place(n)
             if off < 0 and self.policy == "reject_new":
                 lost = 1
@@ -152,7 +152,12 @@ class RingBuffer:
 
     def __repr__(self):
         return "<RingBuffer %s capacity=%d pending=%d used=%d next_seq=%d>" % (
-            self.path or "RAM", self.capacity, self.pending, self.used, self.next_seq)
+            self.path or "RAM",
+            self.capacity,
+            self.pending,
+            self.used,
+            self.next_seq,
+        )
 
     def _place(self, n):
         """Where n bytes fit without dropping, else -1. Frames never straddle the end."""
@@ -222,10 +227,10 @@ class RingBuffer:
     def _open(self):
         # Open or create the file and recover its frames (wire-format §5.3).
         try:
-            self._file = open(self.path, "r+b")
+            self._file = open(self.path, "r+b")  # noqa: SIM115 (open for the buffer's lifetime)
         except OSError:
             open(self.path, "wb").close()  # MicroPython's "r+b" cannot create
-            self._file = open(self.path, "r+b")
+            self._file = open(self.path, "r+b")  # noqa: SIM115 (open for the buffer's lifetime)
         head = self._read(0, DATA_OFFSET)
         old = _file_capacity(head) or 0  # 0: new or damaged header
         limit = min(os.stat(self.path)[6], max(old, self.capacity))
@@ -292,7 +297,7 @@ class RingBuffer:
         head = self._read(off, HEADER)
         if len(head) < HEADER:
             return None
-        seq, = struct.unpack_from(">I", head, 20)
+        (seq,) = struct.unpack_from(">I", head, 20)
         plen, crc = struct.unpack_from(">II", head, 40)
         n = HEADER + plen
         if seq < floor or off + n > limit:
