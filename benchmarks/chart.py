@@ -26,18 +26,28 @@ def draw_ratios(
     ]
     fig, ax = plt.subplots(figsize=(9, 0.42 * len(rows) + 1.2), dpi=110)
     y = list(range(len(rows)))[::-1]
-    ax.barh(y, [v if v > 0 else 1 for v in values], color=colors, left=0)
+    # Bars grow from parity (1) towards the ratio, so a loss points left.
+    ax.barh(y, [(v if v > 0 else 1) - 1 for v in values], left=1, color=colors)
     ax.set_xscale("log")
     ax.axvline(1.0, color="black", linewidth=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels(labels, fontsize=8)
     ax.set_xlabel("peer / litetel (log scale; 1 = parity)")
     ax.set_title(title, fontsize=9)
+    from matplotlib.patches import Patch
+
+    legend = [Patch(color=c, label="vs " + peer) for peer, c in PEER_COLORS.items()]
+    ax.legend(
+        handles=legend + [Patch(color=LOSS_COLOR, label="litetel costs more")], fontsize=7, loc="lower right"
+    )
     top = max([v for v in values if v > 0] + [2.0])
-    ax.set_xlim(min([v for v in values if v > 0] + [0.5]) / 1.5, top * 3)
+    ax.set_xlim(min([v for v in values if v > 0] + [0.5]) / 3, top * 3)
     for yi, r in zip(y, [r for _, _, r in rows]):
         text = "not measured" if r is None else ("%.1f×" % r if r < 100 else "%.0f×" % r)
-        ax.text((r if r else 1) * 1.08, yi, text, va="center", fontsize=7)
+        if r is not None and r < 1:  # label beyond the bar's end, on the left
+            ax.text(r / 1.08, yi, text, va="center", ha="right", fontsize=7)
+        else:
+            ax.text((r or 1) * 1.08, yi, text, va="center", fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
