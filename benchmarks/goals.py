@@ -189,7 +189,7 @@ GOALS = (
     (
         "3",
         "crash test: ≥ 200 SIGKILLs of a file-backed ring buffer writer, nothing torn returned",
-        _elsewhere("the ring-buffer crash test in tests/"),
+        _elsewhere("tests/ring_buffer/test_ring_buffer_crash.py (test suite)"),
     ),
     ("3", "MicroPython: frames encode and the RAM ring buffer works under `-X heapsize=64K`", _mp_fits),
     ("5", "frames → OTLP protobuf ≥ 250,000 data points/s on one core", _gateway_rate),
