@@ -109,11 +109,9 @@ def zstd_bomb(declared_size):
     chunk = bytes(MB)
     blob = b"".join(cobj.compress(chunk) for _ in range(1024)) + cobj.flush()
     if declared_size is not None and declared_size != GB:  # a header that lies: small size, 1 GB inside
-        fcs_at = len(blob) - len(blob)  # placeholder so the layout is spelled out below
         header = bytearray(blob[: zstandard.frame_header_size(blob)])
         assert header[4] >> 6 == 2  # frame content size field is 4 bytes, last in the header
-        fcs_at = len(header) - 4
-        header[fcs_at:] = declared_size.to_bytes(4, "little")
+        header[-4:] = declared_size.to_bytes(4, "little")
         blob = bytes(header) + blob[len(header):]
     return blob
 
