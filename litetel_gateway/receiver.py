@@ -5,7 +5,6 @@ request processed in ONE SQLite transaction on the store's writer thread, commit
     app.router.add_post("/v1/frames", FramesHandler(keys, store, ingest, metrics, max_request_bytes).handle)
 """
 
-import asyncio
 import json
 import logging
 import re
@@ -17,6 +16,7 @@ from aiohttp import web
 from litetel import frame as wire
 from litetel_gateway import decoder
 from litetel_gateway.decoder import GAUGE, HISTOGRAM, INT64_MAX, NeedDict, Reject
+from litetel_gateway.store import GroupWriter
 
 log = logging.getLogger("litetel_gateway.receiver")
 
@@ -250,49 +250,6 @@ def _add_histogram(total, value, n_buckets):
     return total
 
 
-class GroupCommit:
-    """Runs uploads on the store's writer thread, grouping those that arrive while a commit is under way
-    into the next transaction: one fsync serves many devices, and nobody waits for more than one group.
-
-        group = GroupCommit(store, ingest)
-        results, stats = await group.submit(upload)      # raises Replay like Ingest
-    """
-
-    def __init__(self, store, ingest, max_group=128):
-        self.store = store
-        self.ingest = ingest
-        self.max_group = max_group
-        self._waiting = []
-        self._running = False
-
-    async def submit(self, upload):
-        future = asyncio.get_running_loop().create_future()
-        self._waiting.append((upload, future))
-        if not self._running:
-            self._start()
-        return await future
-
-    def _start(self):
-        group, self._waiting = self._waiting[: self.max_group], self._waiting[self.max_group :]
-        self._running = True
-        task = asyncio.ensure_future(self.store.write(self.ingest.run_group, [u for u, _ in group]))
-        task.add_done_callback(lambda done: self._finished(group, done))
-
-    def _finished(self, group, done):
-        self._running = False
-        error = done.exception()
-        outcomes = [error] * len(group) if error is not None else done.result()
-        for (_, future), outcome in zip(group, outcomes):
-            if future.done():  # the client went away; what was committed stays committed
-                continue
-            if isinstance(outcome, BaseException):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
-        if self._waiting:
-            self._start()
-
-
 def error_response(status, reason, detail="", retry_after=None):
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return web.Response(
@@ -309,7 +266,7 @@ class FramesHandler:
     def __init__(self, keys, store, ingest, metrics, max_request_bytes):
         self.keys = keys
         self.store = store
-        self.group = GroupCommit(store, ingest)
+        self.group = GroupWriter(store, ingest.run_group)
         self.metrics = metrics
         self.max_request_bytes = max_request_bytes
         self.draining = False

@@ -289,3 +289,48 @@ class Store:
 
     def dead_letter_count(self):
         return self.db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
+
+
+class GroupWriter:
+    """Runs ``fn(items) -> outcomes`` on the writer thread, grouping the items submitted while a call is
+    under way into the next call: with ``Ingest.run_group`` one transaction (one fsync) serves many
+    uploads, and nobody waits for more than one group. An outcome that is an exception is raised to its
+    submitter.
+
+        group = GroupWriter(store, ingest.run_group)
+        results, stats = await group.submit(upload)      # raises Replay like Ingest
+    """
+
+    def __init__(self, store, fn, max_group=128):
+        self.store = store
+        self.fn = fn
+        self.max_group = max_group
+        self._waiting = []
+        self._running = False
+
+    async def submit(self, item):
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if not self._running:
+            self._start()
+        return await future
+
+    def _start(self):
+        group, self._waiting = self._waiting[: self.max_group], self._waiting[self.max_group :]
+        self._running = True
+        task = asyncio.ensure_future(self.store.write(self.fn, [item for item, _ in group]))
+        task.add_done_callback(lambda done: self._finished(group, done))
+
+    def _finished(self, group, done):
+        self._running = False
+        error = done.exception()
+        outcomes = [error] * len(group) if error is not None else done.result()
+        for (_, future), outcome in zip(group, outcomes):
+            if future.done():  # the client went away; what was committed stays committed
+                continue
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+        if self._waiting:
+            self._start()

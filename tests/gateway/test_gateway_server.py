@@ -36,13 +36,13 @@ def test_shutdown_finishes_in_flight_requests_and_refuses_new_ones(tmp_path):
         url = "http://127.0.0.1:%d" % gateway.port
         dev = SimDevice()
         sid = dev.series(dev.instrument("c", COUNTER))
-        run_group = gateway.handler.group.ingest.run_group
+        run_group = gateway.handler.group.fn
 
         def slow_group(requests):  # the writer thread takes its time: the request is in flight
             time.sleep(0.5)
             return run_group(requests)
 
-        gateway.handler.group.ingest.run_group = slow_group
+        gateway.handler.group.fn = slow_group
         async with aiohttp.ClientSession() as session:
             assert (await session.get(url + "/readyz")).status == 200
             in_flight = asyncio.ensure_future(post(session, url, dev, [dev.frame([sid, 1], 10, 20)]))
