@@ -3,6 +3,7 @@ in rotel with the same values, once and in order, across Collector outages, SIGT
 error paths are counted by reason on /metrics."""
 
 import re
+import sqlite3
 import time
 import urllib.request
 
@@ -230,3 +231,47 @@ def test_insecure_key_file_refuses_to_start(make_gateway):
     with pytest.raises(RuntimeError, match="chmod 600"):
         gateway.start(timeout_s=15)
     assert TEST_DEVICE_KEY not in gateway.log()  # keys are never logged
+
+
+def test_cumulative_temporality_and_otel_environment(make_gateway, rotel):
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": rotel.http_endpoint,
+        "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=lab,service.name=ignored",
+        "OTEL_SERVICE_NAME": "fleet",
+        "OTEL_EXPORTER_OTLP_COMPRESSION": "none",
+    }
+    gateway = make_gateway(env=env, extra_args=["--temporality", "cumulative"])
+    dev = SimDevice()  # sets no service.name of its own
+    counter = dev.series(dev.instrument("jobs.done", COUNTER), {"queue": "q1"})
+    now = int(time.time()) * SECOND
+    for i in range(3):
+        status, _ = dev.post(gateway.url, [dev.frame([counter, 5], now + i * SECOND, now + (i + 1) * SECOND)])
+        assert status == 200
+    rotel.wait_for_points(lambda pts: len([p for p in pts if p.metric == "jobs.done"]) == 3, 15)
+    points = rotel.points("jobs.done")
+    assert [p.value for p in points] == [5, 10, 15]
+    assert {p.temporality for p in points} == {"cumulative"}
+    assert {p.start_ns for p in points} == {now * 1000}
+    assert rotel.total("jobs.done") == 15  # the latest cumulative point
+    assert points[0].resource == {
+        "deployment.environment": "lab",
+        "service.name": "fleet",
+        "device.id": "sat-7",
+    }
+
+
+def test_permanent_export_errors_move_batches_to_dead_letter(make_gateway, rotel):
+    env = {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": rotel.http_endpoint + "/no/such/path"}
+    gateway = make_gateway(env=env)
+    dev, counter, histogram, gauge = demo_device()
+    post_intervals(gateway, dev, counter, histogram, gauge, 2, int(time.time()) * SECOND - 5 * SECOND)
+    wait_for(lambda: metric_value(scrape(gateway), "litetel_gateway_dead_letter_points_total") == 6, 15)
+    text = scrape(gateway)
+    assert metric_value(text, "litetel_gateway_queue_frames") == 0
+    assert metric_value(text, "litetel_gateway_export_requests_total", outcome="permanent_error") >= 1
+    assert "moved to dead_letter" in gateway.log()
+    gateway.stop()
+    db = sqlite3.connect(gateway.data_dir / "gateway.sqlite3")
+    assert db.execute("SELECT COUNT(*), SUM(n_points) FROM dead_letter").fetchone() == (2, 6)
+    assert "404" in db.execute("SELECT reason FROM dead_letter").fetchone()[0]
+    db.close()
