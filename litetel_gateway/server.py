@@ -156,6 +156,12 @@ class Gateway:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
+        from google.protobuf.internal import api_implementation
+
+        if api_implementation.Type() != "upb":  # the python backend is several times slower
+            log.warning(
+                "protobuf uses the %r backend, not upb: OTLP encoding will be slow", api_implementation.Type()
+            )
         self.runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=c.shutdown_timeout_s
         )

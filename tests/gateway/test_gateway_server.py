@@ -69,3 +69,28 @@ def test_exporter_choice_follows_the_protocol(tmp_path):
         config_for(tmp_path, "--otlp-endpoint", "http://127.0.0.1:4317", "--otlp-protocol", "grpc")
     )
     assert type(grpc).__name__ == "OtlpGrpcExporter"
+
+
+def test_a_chunked_body_over_the_limit_is_refused_while_reading(tmp_path):
+    async def scenario():
+        gateway = Gateway(config_for(tmp_path, "--max-request-bytes", "5000"))
+        await gateway.start()
+        url = "http://127.0.0.1:%d/v1/frames" % gateway.port
+        dev = SimDevice()
+        sid = dev.series(dev.instrument("c", COUNTER))
+        frame = dev.frame([sid, 1], 10, 20)
+
+        async def chunks():  # no Content-Length: the size is only known while reading
+            for _ in range(1000):
+                yield frame
+
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.post(url, data=chunks(), headers=dev.headers(b"")) as response:
+                    assert response.status == 413
+                    assert (await response.json())["error"] == "too_large"
+            assert gateway.metrics.rejects.value("too_large") == 1
+        finally:
+            await gateway.stop()
+
+    asyncio.run(scenario())
