@@ -35,6 +35,23 @@ def _start_or_skip(factory):
     return service.start()
 
 
+def _watch(request, service):
+    """Remember ``service`` on the test, so a failure report carries the tail of its log."""
+    request.node.__dict__.setdefault("_litetel_services", []).append(service)
+    return service
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        for service in item.__dict__.get("_litetel_services", []):
+            report.sections.append(
+                ("%s log (tail of %s)" % (service.name, service.log_path), service.log_tail(60))
+            )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_stray_processes():
     """After the session, SIGKILL any child a test left running, and say so."""
@@ -45,9 +62,9 @@ def _no_stray_processes():
 
 
 @pytest.fixture
-def rotel(tmp_path):
+def rotel(request, tmp_path):
     """A fresh rotel for this test (starts in well under a second)."""
-    service = _start_or_skip(lambda: RotelProcess(workdir=tmp_path / "rotel"))
+    service = _watch(request, _start_or_skip(lambda: RotelProcess(workdir=tmp_path / "rotel")))
     yield service
     service.stop()
 
@@ -61,7 +78,7 @@ def rotel_session(tmp_path_factory):
 
 
 @pytest.fixture
-def make_gateway(tmp_path):
+def make_gateway(request, tmp_path):
     """Factory: ``make_gateway(keys={"sat-7": hex}, otlp_endpoint=rotel.http_endpoint, extra_args=(), env=None)``.
 
     Each call starts a gateway (unless ``start=False``) with its own data dir under tmp_path.
@@ -73,7 +90,7 @@ def make_gateway(tmp_path):
         gateway = GatewayProcess(
             data_dir, keys or {TEST_DEVICE_ID: TEST_DEVICE_KEY}, otlp_endpoint, extra_args, env
         )
-        started.append(gateway)
+        started.append(_watch(request, gateway))
         return gateway.start() if start else gateway
 
     yield make
@@ -82,14 +99,14 @@ def make_gateway(tmp_path):
 
 
 @pytest.fixture
-def make_prometheus(tmp_path):
+def make_prometheus(request, tmp_path):
     """Factory: ``make_prometheus(["127.0.0.1:port"], scrape_interval="1s")`` → a started PrometheusProcess."""
     started = []
 
     def make(targets, scrape_interval="1s", metrics_path="/metrics"):
         workdir = tmp_path / ("prometheus-%d" % len(started))
         service = _start_or_skip(lambda: PrometheusProcess(targets, scrape_interval, metrics_path, workdir))
-        started.append(service)
+        started.append(_watch(request, service))
         return service
 
     yield make

@@ -179,18 +179,32 @@ class RotelProcess(ServiceProcess):
             raise TimeoutError(
                 "rotel: no match after %.1fs; %d points received, metrics %s"
                 % (timeout_s, len(points), names)
-            )
+            ) from None
         return self.points()
 
     def wait_for_total(self, metric_name, expected, timeout_s=10.0, **attrs):
-        """Poll until ``total(metric_name, **attrs) == expected``; ``AssertionError`` with the last value."""
+        """Poll until ``total(metric_name, **attrs) == expected``; ``AssertionError`` shows what arrived."""
         try:
             wait_for(lambda: self.total(metric_name, **attrs) == expected, timeout_s)
         except TimeoutError:
-            raise AssertionError(
-                "rotel total of %s%s is %r after %.1fs, expected %r"
-                % (metric_name, attrs or "", self.total(metric_name, **attrs), timeout_s, expected)
+            points = [p for p in self.points(metric_name) if _matches(p, attrs)]
+            shown = "\n".join(
+                "  %s start=%d time=%d value=%r count=%r attrs=%r resource=%r"
+                % (p.temporality, p.start_ns, p.time_ns, p.value, p.count, p.attributes, p.resource)
+                for p in points[:20]
             )
+            raise AssertionError(
+                "rotel total of %s%s is %r after %.1fs, expected %r; %d points:\n%s"
+                % (
+                    metric_name,
+                    attrs or "",
+                    self.total(metric_name, **attrs),
+                    timeout_s,
+                    expected,
+                    len(points),
+                    shown,
+                )
+            ) from None
         return expected
 
     def clear(self):

@@ -47,6 +47,7 @@ _DATA_TYPES = {
     "ExponentialHistogram": "exponential_histogram",
     "Summary": "summary",
 }
+_POINT_SCALARS = frozenset(("Value", "Timestamp", "StartTimestamp", "Count", "Sum", "Min", "Max"))
 _INT = re.compile(r"^-?\d+$")
 _HEADER = re.compile(r"^([A-Za-z]+) #(\d+)$")
 _BUCKET = re.compile(r"^Buckets #\d+, Count: (\d+)$")
@@ -61,7 +62,7 @@ def parse_number(text):
     return int(text) if _INT.match(text) else float(text)
 
 
-@dataclass
+@dataclass(slots=True)  # many thousands in a load test: keep them small
 class MetricPoint:
     """One data point, with its resource, scope and metric descriptor flattened in."""
 
@@ -88,7 +89,7 @@ class MetricPoint:
     quantiles: list = field(default_factory=list)  # [(quantile, value)] for summaries
 
 
-@dataclass
+@dataclass(slots=True)
 class Span:
     resource: dict
     scope: str
@@ -105,7 +106,7 @@ class Span:
     attributes: dict = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class LogRecord:
     resource: dict
     scope: str
@@ -247,7 +248,13 @@ class DebugLogParser:
 
     def _line(self, line):
         stripped = line.strip()
-        if not stripped or _ROTEL_OWN_LINE.match(line):
+        if not stripped or (stripped[0].isdigit() and _ROTEL_OWN_LINE.match(line)):
+            return
+        item = self._item
+        if (
+            type(item) is MetricPoint and stripped.partition(": ")[0] in _POINT_SCALARS
+        ):  # the most common lines
+            self._point_field(item, stripped)
             return
         if stripped.startswith("-> "):
             self._attribute(stripped[3:])
@@ -269,7 +276,6 @@ class DebugLogParser:
         if stripped in ("Events:", "Links:", "Exemplars:"):
             self._attrs = None  # their attributes are not the item's
             return
-        item = self._item
         if isinstance(item, MetricPoint):
             self._point_field(item, stripped)
         elif isinstance(item, Span):
