@@ -285,7 +285,8 @@ class RingBuffer:
             if not self.pending:
                 base = offs[i]
             rel = (offs[i] - base) % region
-            if offs[i] + lens[i] <= self.capacity and reach <= rel and rel + lens[i] <= region:
+            fits = offs[i] + lens[i] <= self.capacity and reach <= rel <= region - lens[i]
+            if fits and seqs[i] >= self.next_seq:  # a seq already indexed is a copy: seqs strictly increase
                 self._index(offs[i], seqs[i], lens[i])
                 reach = rel + lens[i]
         self.next_seq = max(floor, top + 1)

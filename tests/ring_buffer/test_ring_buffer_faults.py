@@ -149,6 +149,15 @@ def test_flipped_bit_in_record(path, where):
     assert (acked, next_seq, corrupt) == (22, 31, 1)
 
 
+def test_duplicated_record(path):
+    """A second intact copy of a frame (e.g. writes reordered by a power loss) is returned once."""
+    with RingBuffer(CAPACITY, path=path) as buf:
+        buf.ack(28)
+    patch(path, frame_offset(path, 23), make_frame(29))  # into freed room
+    seqs, (acked, next_seq, corrupt) = reopen_and_use(path)
+    assert (seqs, acked, next_seq, corrupt) == ([29, 30], 28, 31, 0)
+
+
 @pytest.mark.parametrize("slot", [SLOT_A, SLOT_B], ids=["copy-A", "copy-B"])
 @pytest.mark.parametrize("byte", [0, 5, 11])
 def test_flipped_bit_in_ack_slot(path, slot, byte):
