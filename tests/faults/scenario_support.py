@@ -162,7 +162,7 @@ def gateway_metrics(gateway):
     status, body = gateway.get("/metrics")
     assert status == 200, "GET /metrics answered %s" % status
     values = {}
-    pattern = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})? (\S+)$")
+    pattern = re.compile(r'^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})? (\S+)$')
     for line in body.decode().splitlines():
         match = pattern.match(line)
         if not match or line.startswith("#"):

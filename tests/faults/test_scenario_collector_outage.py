@@ -92,9 +92,7 @@ def test_collector_outage_queues_on_disk_then_delivers_in_order(rotel, make_gate
     points = rotel.points()
     assert repeated_points(points, set(ids)) == []
     assert _out_of_order(points, set(ids)) == []
-    wait_until(
-        lambda: metric(gateway_metrics(gateway), "litetel_gateway_queue_frames") == 0, 30, "empty queue"
-    )
+    wait_until(lambda: metric(gateway_metrics(gateway), "litetel_gateway_queue_frames") == 0, 30, "empty queue")
 
     growth_kb = rss.max_kb - baseline_kb
     figures = Figures("collector_outage")
