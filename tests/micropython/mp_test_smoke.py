@@ -1,5 +1,5 @@
-# heapsize: 64K
-# The device core's foundations import and behave on the real MicroPython interpreter.
+# The device core's foundations import and behave on the real MicroPython interpreter (default 256K heap:
+# importing any litetel module runs the package __init__, which imports Device and the codecs).
 import sys
 
 from mpcheck import check, check_eq, done, raises
