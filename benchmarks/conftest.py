@@ -26,9 +26,9 @@ def pytest_addoption(parser):
 def pytest_collect_file(parent, file_path):
     # Benchmark modules are named bench_*.py so `pytest tests/` never picks them up by accident; a file named
     # on the command line is already collected by pytest itself.
-    if file_path.suffix == ".py" and file_path.name.startswith("bench_"):
-        if not parent.session.isinitpath(file_path):
-            return pytest.Module.from_parent(parent, path=file_path)
+    is_bench = file_path.suffix == ".py" and file_path.name.startswith("bench_")
+    if is_bench and not parent.session.isinitpath(file_path):
+        return pytest.Module.from_parent(parent, path=file_path)
     return None
 
 

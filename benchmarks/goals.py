@@ -148,12 +148,12 @@ GOALS = (
     ),
     (
         "2",
-        "memory per counter series ≤ 150 B (tracemalloc, {:,} series)".format(MEMORY_GOAL_SERIES),
+        f"memory per counter series ≤ 150 B (tracemalloc, {MEMORY_GOAL_SERIES:,} series)",
         _memory("counter", 150),
     ),
     (
         "2",
-        "memory per 16-bucket histogram series ≤ 400 B (tracemalloc, {:,} series)".format(MEMORY_GOAL_SERIES),
+        f"memory per 16-bucket histogram series ≤ 400 B (tracemalloc, {MEMORY_GOAL_SERIES:,} series)",
         _memory("histogram", 400),
     ),
     ("2", "`import litetel` imports only the stdlib", _import_stdlib_only),
@@ -165,8 +165,10 @@ GOALS = (
     ),
     (
         "2",
-        "MicroPython: import + 20 series + 10,000 recordings + collect() into an 8 KB RAM buffer under "
-        "`-X heapsize=64K`",
+        (
+            "MicroPython: import + 20 series + 10,000 recordings + collect() into an 8 KB RAM buffer under "
+            "`-X heapsize=64K`"
+        ),
         _mp_fits,
     ),
     ("2", "MicroPython: bound integer add/record allocates 0 bytes over 10,000 calls", _mp_alloc),

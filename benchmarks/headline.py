@@ -48,7 +48,7 @@ def _measures(r):
         ),
         ("bound histogram `record(v)`", hot("histogram_record_bound"), fmt_seconds, "bound histogram record"),
         (
-            "memory per counter series ({:,} series)".format(MEMORY_GOAL_SERIES),
+            f"memory per counter series ({MEMORY_GOAL_SERIES:,} series)",
             memory("counter"),
             _shown("%.0f B"),
             "memory / counter series",
@@ -103,9 +103,9 @@ def headline(r):
         "Gateway: frames → OTLP protobuf at **%s data points/s** on one core, %s the OTel SDK's own encoder "
         "(%s points/s). Peer cells show the peer's figure and (peer / litetel)."
         % (
-            "—" if gw is None else "{:,.0f}".format(gw),
+            "—" if gw is None else f"{gw:,.0f}",
             fmt_ratio(ratio(gw, otel)),
-            "—" if otel is None else "{:,.0f}".format(otel),
+            "—" if otel is None else f"{otel:,.0f}",
         )
     )
     lines = [HEADLINE_START, ""]

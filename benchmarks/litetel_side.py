@@ -45,7 +45,7 @@ def record_interval(handles, interval):
             record(v)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference_frames(codec, compression):
     """The 10 intervals of the reference workload as frames (header + payload) from Device.collect()
     (cached: the wire and gateway benchmarks share them)."""

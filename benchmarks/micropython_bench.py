@@ -10,9 +10,9 @@ import time
 gc.collect()
 HEAP_START = gc.mem_alloc()
 
-import litetel  # noqa: E402,F401
-from litetel.device import Device  # noqa: E402
-from litetel.ring_buffer import RingBuffer  # noqa: E402
+import litetel  # noqa: F401
+from litetel.device import Device
+from litetel.ring_buffer import RingBuffer
 
 gc.collect()
 HEAP_IMPORT = gc.mem_alloc()

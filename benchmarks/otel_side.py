@@ -61,7 +61,7 @@ def record_interval(counter, histogram, interval):
             record(v, attrs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def reference_metrics_data(temporality):
     """The SDK's MetricsData collected after each of the 10 intervals of the reference workload (cached:
     the wire and gateway benchmarks share it)."""
@@ -149,7 +149,7 @@ def memory_host(n):
 
 def new_series(host, kind, attr_sets):
     """The instrument and one series of `kind` per attribute dict, one measurement each; returns them."""
-    reader, meter = host
+    _, meter = host
     if kind == "counter":
         inst = meter.create_counter("bench.mem.counter")
         for attrs in attr_sets:

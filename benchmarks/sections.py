@@ -105,9 +105,12 @@ def hot_path_section(r):
     return [
         "## Hot path (time per operation, median and IQR)",
         "",
-        "Each timed call performs the operation 1,000 times in a `for` loop (the loop's ~20 ns is in every "
-        "column). The OTel SDK has no bound handles, so its 'bound' rows call the instrument with a prebuilt "
-        "3-attribute dict. The thread row: 4 threads × 2,000 adds on one shared series, per add.",
+        (
+            "Each timed call performs the operation 1,000 times in a `for` loop (the loop's ~20 ns is in "
+            "every column). The OTel SDK has no bound handles, so its 'bound' rows call the instrument with "
+            "a prebuilt 3-attribute dict. The thread row: 4 threads × 2,000 adds on one shared series, per "
+            "add."
+        ),
         "",
     ] + table(header, rows)
 
@@ -118,7 +121,7 @@ def memory_section(r):
         for n in (100, 1000, 10000):
             figs = {lib: r.value("memory.%s.%s.%d" % (lib, kind, n)) for lib in LIBS}
             rows.append(
-                ["%s, %s series" % (kind, "{:,}".format(n))]
+                ["%s, %s series" % (kind, f"{n:,}")]
                 + ["—" if figs[lib] is None else "%.0f" % figs[lib] for lib in LIBS]
                 + [fmt_ratio(ratio(figs[p], figs["litetel"])) for p in PEERS]
             )
@@ -127,9 +130,11 @@ def memory_section(r):
         "",
         "### Bytes per series (tracemalloc)",
         "",
-        "Traced bytes after creating the instrument and N series with one measurement each, divided by N. "
-        "Attribute dicts / label tuples are built beforehand; litetel's and prometheus_client's handles are "
-        "kept alive. Histograms have 16 buckets. Deterministic (one sample).",
+        (
+            "Traced bytes after creating the instrument and N series with one measurement each, divided by "
+            "N. Attribute dicts / label tuples are built beforehand; litetel's and prometheus_client's "
+            "handles are kept alive. Histograms have 16 buckets. Deterministic (one sample)."
+        ),
         "",
     ] + table(
         ["series"] + ["%s (B)" % LABELS[lib] for lib in LIBS] + ["OTel / litetel", "prometheus / litetel"],
@@ -165,12 +170,14 @@ def wire_section(r):
     return [
         "## Wire: bytes per data point on the reference workload",
         "",
-        "50 series × (counter + 16-bucket histogram) with 3 HTTP attributes, 10 intervals of 60 s, "
-        "1–20 req/s per series (Poisson-ish), log-normal latencies around 50 ms, seeded "
-        "(`benchmarks/reference_workload.py`): 1,000 data points. Each interval is one payload, compressed "
-        "on its own. litetel counts whole frames (48-byte header included) with its series dictionary, "
-        "amortized over the 10 intervals; OTLP is the SDK's own `encode_metrics` output; Prometheus is one "
-        "scrape per interval.",
+        (
+            "50 series × (counter + 16-bucket histogram) with 3 HTTP attributes, 10 intervals of 60 s, 1–20 "
+            "req/s per series (Poisson-ish), log-normal latencies around 50 ms, seeded "
+            "(`benchmarks/reference_workload.py`): 1,000 data points. Each interval is one payload, "
+            "compressed on its own. litetel counts whole frames (48-byte header included) with its series "
+            "dictionary, amortized over the 10 intervals; OTLP is the SDK's own `encode_metrics` output; "
+            "Prometheus is one scrape per interval."
+        ),
         "",
     ] + table(["payload", "B/point", "bytes, 10 intervals", "× OTLP delta + zstd-3"], rows)
 
@@ -200,14 +207,16 @@ def export_section(r):
 def gateway_section(r):
     rows = []
     what = {
-        "litetel": "litetel gateway: parse + verify CRC + decompress + decode + dictionary + validate + "
-        "queue encoding + `build_request` + `SerializeToString` (no SQLite, no HTTP)",
+        "litetel": (
+            "litetel gateway: parse + verify CRC + decompress + decode + dictionary + validate + queue "
+            "encoding + `build_request` + `SerializeToString` (no SQLite, no HTTP)"
+        ),
         "otel": "OTel SDK: `encode_metrics(MetricsData)` + `SerializeToString` of the same intervals",
     }
     for lib in ("litetel", "otel"):
         s = r.per_op("gateway", lib)
         rate = None if s is None else 1.0 / s["median"]
-        rows.append([what[lib], "—" if rate is None else "{:,.0f}".format(rate), fmt_timing(s)])
+        rows.append([what[lib], "—" if rate is None else f"{rate:,.0f}", fmt_timing(s)])
     x = ratio(r.rate("gateway", "litetel"), r.rate("gateway", "otel"))
     return (
         ["## Gateway: frames → OTLP protobuf bytes (one core)", ""]
@@ -239,8 +248,10 @@ def load_section(r):
     return [
         "### Load: devices posting once a second on loopback",
         "",
-        "`benchmarks/bench_gateway_load.py`: real `Device`s, signed requests, a device never posts before "
-        "its previous reply; the load client runs on the same cores as the gateway.",
+        (
+            "`benchmarks/bench_gateway_load.py`: real `Device`s, signed requests, a device never posts "
+            "before its previous reply; the load client runs on the same cores as the gateway."
+        ),
         "",
     ] + table(["figure", "value"], rows)
 
@@ -268,13 +279,20 @@ def micropython_section(r):
     rows = [
         [name, fmt_figure(r.figure(key), "%.2f" if key.endswith("_us") else "%.0f")] for key, name in MP_ROWS
     ]
-    status = "not run" if fits is None else ("yes" if fits["median"] else "no: " + fits.get("error", ""))
+    if fits is None:
+        status = "not run"
+    else:  # the failure's last line (the exception) is enough here; the JSON keeps more
+        status = "yes" if fits["median"] else "no (%s)" % (fits.get("error") or "?").strip().splitlines()[-1]
     return [
         "## MicroPython (real interpreter)",
         "",
-        "`benchmarks/micropython_bench.py` under `-X heapsize=64K`, 5 runs (median, IQR); timings with "
-        "`time.ticks_us` over 10,000 calls, allocation with `gc.mem_alloc()`. The issue-2 scenario (import, "
-        "20 series, 10,000 recordings, `collect()` into an 8 KB RAM buffer) ran under 64K: **%s**." % status,
+        (
+            "`benchmarks/micropython_bench.py` under `-X heapsize=64K`, 5 runs (median, IQR); timings with "
+            "`time.ticks_us` over 10,000 calls, allocation with `gc.mem_alloc()`. The issue-2 scenario "
+            "(import, 20 series, 10,000 recordings, `collect()` into an 8 KB RAM buffer) ran under 64K: "
+            "**%s**."
+        )
+        % status,
         "",
     ] + table(["figure", "value"], rows)
 
@@ -283,9 +301,12 @@ def later_section():
     return [
         "## Spans and log records vs the OTel SDK",
         "",
-        "Not measured yet: traces and logs are a later issue. They go here with the same pattern: a "
-        "`benchmarks/bench_spans.py` / `bench_logs.py` (start+end a span, emit a log record, bytes per span "
-        "on the wire, litetel vs `opentelemetry-sdk`), rows in `sections.py` and goals in `goals.py`.",
+        (
+            "Not measured yet: traces and logs are a later issue. They go here with the same pattern: a "
+            "`benchmarks/bench_spans.py` / `bench_logs.py` (start+end a span, emit a log record, bytes per "
+            "span on the wire, litetel vs `opentelemetry-sdk`), rows in `sections.py` and goals in "
+            "`goals.py`."
+        ),
         "",
     ]
 
@@ -294,9 +315,11 @@ def document(r, chart_name="benchmarks.png"):
     lines = [
         "# litetel benchmarks",
         "",
-        "Generated by `make bench` (`python -m benchmarks.report`) from `benchmarks/results/`; do not edit "
-        "by hand. litetel, the OpenTelemetry Python SDK and prometheus_client are measured side by side in "
-        "the same run; ratios are peer / litetel (higher is better for litetel).",
+        (
+            "Generated by `make bench` (`python -m benchmarks.report`) from `benchmarks/results/`; do not "
+            "edit by hand. litetel, the OpenTelemetry Python SDK and prometheus_client are measured side by "
+            "side in the same run; ratios are peer / litetel (higher is better for litetel)."
+        ),
         "",
     ]
     lines += headline(r)
