@@ -24,7 +24,8 @@ Faults are decided once per connection, with a seeded ``random.Random`` (same se
 
 Faults apply per TCP connection: a keep-alive client meets them only on new connections. The proxy runs its
 own asyncio loop in a daemon thread, so sync and asyncio callers use it alike. It only ever connects to its
-target, which must be a loopback address.
+target, which must be a loopback address. Standard library only: the demo imports it as
+``tests.faults.proxy``, outside pytest.
 """
 
 import asyncio
