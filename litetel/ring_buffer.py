@@ -46,6 +46,7 @@ class RingBuffer:
     """Frames awaiting acknowledgement, oldest first, in fixed RAM or flash. policy: drop_oldest|reject_new.
 
     Read-only: next_seq, pending (frames), used (bytes), capacity, acked, dropped, corrupt (lost at reopen).
+    Set on_drop to a callable(reason, n): called with ("buffer_full", n) for every append that drops.
     """
 
     def __init__(self, capacity=8192, path=None, policy="drop_oldest"):
