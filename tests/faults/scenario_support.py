@@ -110,21 +110,37 @@ class TruthDevice:
 
 
 def arrived(points, device_id):
-    """(counter sum, histogram count, histogram sum) of ``device_id``'s scenario metrics in rotel's points."""
+    """(counter sum, histogram count, histogram sum) of ``device_id``'s scenario metrics in rotel's points.
+
+    Delta points add up; of cumulative points only each series' newest counts (a re-sent one changes nothing).
+    """
     total = [0, 0, 0.0]
+    newest = {}
     for p in points:
-        if p.resource.get("device.id") != device_id:
+        if p.resource.get("device.id") != device_id or p.metric not in (COUNTER, HISTOGRAM):
             continue
-        if p.metric == COUNTER and p.type == "sum":
-            total[0] += p.value
-        elif p.metric == HISTOGRAM and p.type == "histogram":
-            total[1] += p.count
-            total[2] += p.sum
+        if p.temporality == "cumulative":
+            key = (p.metric, tuple(sorted(p.attributes.items())))
+            if key not in newest or p.time_ns >= newest[key].time_ns:
+                newest[key] = p
+            continue
+        _add_point(total, p)
+    for p in newest.values():
+        _add_point(total, p)
     return tuple(total)
 
 
+def _add_point(total, p):
+    if p.type == "sum":
+        total[0] += p.value
+    elif p.type == "histogram":
+        total[1] += p.count
+        total[2] += p.sum
+
+
 def repeated_points(points, device_ids=None):
-    """Points that arrived more than once (same metric, resource, attributes, start, time): double counts."""
+    """Copies of points that arrived before (same metric, resource, attributes, start, time): double counts
+    in delta temporality."""
     seen, twice = set(), []
     for p in points:
         if device_ids is not None and p.resource.get("device.id") not in device_ids:
