@@ -85,7 +85,7 @@ class _Writer(Writer):
 
     def real(self, x):
         out = self.out
-        if x != x:
+        if x != x:  # noqa: PLR0124 -- NaN (MicroPython builds may lack math.isnan)
             out.extend(b"\xf9\x7e\x00")  # the canonical NaN
             return
         if _HAS_HALF:

@@ -57,7 +57,7 @@ def _msgpack_c_decode(data):
                                max_ext_len=0)  # max_ext_len=0 also refuses the timestamp ext ext_hook never sees
     except CodecError:
         raise
-    except Exception as exc:  # ExtraData, FormatError, StackError, ValueError, TypeError, UnicodeDecodeError...
+    except Exception as exc:  # noqa: BLE001 -- ExtraData, FormatError, StackError, ValueError, TypeError, UnicodeDecodeError...
         raise CodecError("msgpack decode: %s: %s" % (type(exc).__name__, exc))
     return obj
 
@@ -93,7 +93,7 @@ def _cbor_c_decode(data):
                                      max_depth=msgpack_pure.MAX_DEPTH, allow_indefinite=False)
         obj = decoder.decode()
         extra = len(data) - reader.tell()  # cbor2 stops after one item: the rest is garbage, as for msgpack
-    except Exception as exc:  # CBORDecodeError and whatever a hook or hashing raises
+    except Exception as exc:  # noqa: BLE001 -- CBORDecodeError and whatever a hook or hashing raises
         raise CodecError("CBOR decode: %s: %s" % (type(exc).__name__, exc))
     if extra:
         raise CodecError("%d bytes of extra data after the CBOR value" % extra)

@@ -162,7 +162,7 @@ def _deflateio_decompress(data, max_size):
             raise _exceeds("deflate", max_size)
     except CodecError:
         raise
-    except Exception as exc:  # OSError(EINVAL) for corrupt or truncated data; its type varies across ports
+    except Exception as exc:  # noqa: BLE001 -- OSError(EINVAL) for corrupt or truncated data; its type varies across ports
         raise CodecError("deflate: corrupt payload: %r" % (exc,))
     return out
 

@@ -26,7 +26,7 @@ SECOND = frame.encode_frame([None, [0, 2]], codecs.CBOR, compression.DEFLATE, DE
 
 def inspect(path, *flags):
     result = subprocess.run([sys.executable, "-m", "litetel.cli", "inspect", str(path), *flags],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout) if "--json" in flags else result.stdout
 
@@ -91,7 +91,7 @@ def test_undecodable_payload_is_reported_not_fatal(tmp_path):
 
 def test_missing_file_exits_2(tmp_path):
     result = subprocess.run([sys.executable, "-m", "litetel.cli", "inspect", str(tmp_path / "nope")],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and "nope" in result.stderr
 
 

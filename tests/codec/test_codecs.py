@@ -24,9 +24,8 @@ def test_c_libraries_are_used_when_installed():
 
 def test_litetel_pure_selects_the_pure_twins():
     env = dict(os.environ, LITETEL_PURE="1")
-    out = subprocess.run([sys.executable, "-c", "import json; from litetel import codecs; "
-                          "print(json.dumps(codecs.IMPLEMENTATION))"], env=env, capture_output=True, text=True,
-                         check=True).stdout
+    code = "import json; from litetel import codecs; print(json.dumps(codecs.IMPLEMENTATION))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == {"msgpack": "pure", "cbor": "pure"}
 
 

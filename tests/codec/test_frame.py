@@ -11,8 +11,8 @@ from litetel.errors import CodecError, FrameError
 
 DEV = frame.device_hash("sat-7")
 PAYLOAD_OBJ = [None, [0, 5, 1, [3, 10.5, 0.5, 7.0, 2, 1, 1, 1]]]
-FIELDS = dict(flags=0, codec=0, compression=0, device_hash=DEV, epoch=0xDEADBEEF, seq=42, start=1_000_000,
-              end=61_000_000)
+FIELDS = {"flags": 0, "codec": 0, "compression": 0, "device_hash": DEV, "epoch": 0xDEADBEEF, "seq": 42,
+          "start": 1_000_000, "end": 61_000_000}
 
 
 def make(payload=b"\x92\xc0\x90", **overrides):

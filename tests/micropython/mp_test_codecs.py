@@ -39,7 +39,7 @@ for name, encode, decode in (("msgpack", msgpack_pure.packb, msgpack_pure.unpack
                              ("cbor", cbor_pure.dumps, cbor_pure.loads)):
     same_values(decode(encode(VALUES)), VALUES, name + " round trip")
     nan = decode(encode(float("nan")))
-    check(nan != nan, name + " NaN")
+    check(nan != nan, name + " NaN")  # noqa: PLR0124
     deep = []
     for _ in range(msgpack_pure.MAX_DEPTH - 1):
         deep = [deep]
