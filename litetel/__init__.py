@@ -18,7 +18,24 @@ from litetel.errors import (  # noqa: F401
     LitetelError,
     UploadError,
 )
-from litetel.ring_buffer import RingBuffer  # noqa: F401
-from litetel.device import Device  # noqa: F401
+
+
+def __getattr__(name):
+    # Lazy exports: `import litetel.frame` on a 64 KB MicroPython heap must not load the whole device stack.
+    if name == "Device":
+        from litetel.device import Device
+
+        return Device
+    if name == "RingBuffer":
+        from litetel.ring_buffer import RingBuffer
+
+        return RingBuffer
+    # MicroPython asks the package before importing a submodule (`from litetel import codecs`): import it.
+    try:
+        module = __import__("litetel." + name)
+    except ImportError:
+        raise AttributeError("module 'litetel' has no attribute %r" % (name,))
+    return getattr(module, name)
+
 
 __version__ = "0.1.0"
