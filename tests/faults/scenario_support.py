@@ -329,7 +329,8 @@ def device_process_main(argv):
 
     import litetel
 
-    rng = random.Random(int(seed))
+    random.seed(int(seed))  # MicroPython's random has no Random class: the module is the generator
+    rng = random
     buffer = litetel.RingBuffer(capacity=256 * 1024, path=buffer_path)
     _settle_last_intent(log_path, buffer)
     _log_line(log_path, "S %d %d" % (buffer.next_seq, buffer.pending))
