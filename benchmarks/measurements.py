@@ -10,6 +10,8 @@ pytest-benchmark keeps the timings; everything else a benchmark module measures 
 import json
 import statistics
 
+MAX_KEPT_SAMPLES = 100
+
 
 def summarize(samples):
     """median, quartiles, IQR, stddev, min, max and n of a list of numbers."""
@@ -45,7 +47,9 @@ class Measurements:
         if not isinstance(samples, (list, tuple)):
             samples = [samples]
         entry = summarize(samples)
-        entry.update(unit=unit, samples=list(samples), **meta)
+        # Long series (e.g. 5,000 request latencies) keep only their summary: the JSON is committed.
+        kept = list(samples) if len(samples) <= MAX_KEPT_SAMPLES else []
+        entry.update(unit=unit, samples=kept, **meta)
         self.figures[key] = entry
         return entry
 

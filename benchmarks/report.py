@@ -1,7 +1,7 @@
 """Run the benchmark suite and render docs/benchmarks.md + docs/benchmarks.png from its results.
 
     python -m benchmarks.report                 # full run (a few minutes), then render
-    python -m benchmarks.report --quick         # every benchmark body once (CI smoke), then render
+    python -m benchmarks.report --quick         # every benchmark body once (CI smoke), results in a temp dir
     python -m benchmarks.report --render-only   # re-render from benchmarks/results/*.json
 
 The raw results (pytest-benchmark JSON + the side JSON of non-timing figures) stay in benchmarks/results/
@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 from benchmarks import sections
@@ -59,14 +60,27 @@ def run_suite(results_dir, quick=False, extra=()):
     t0 = time.monotonic()
     code = subprocess.call(cmd, cwd=ROOT)
     seconds = time.monotonic() - t0
-    path = os.path.join(results_dir, MEASUREMENTS_JSON)
+    _edit_json(
+        os.path.join(results_dir, MEASUREMENTS_JSON),
+        lambda d: d.setdefault("environment", {}).update(suite_seconds=seconds),
+    )
+    _edit_json(os.path.join(results_dir, BENCHMARK_JSON), _drop_raw_timings)
+    return code, seconds
+
+
+def _edit_json(path, edit):
     if os.path.exists(path):
         with open(path) as f:
             data = json.load(f)
-        data.setdefault("environment", {})["suite_seconds"] = seconds
+        edit(data)
         with open(path, "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
-    return code, seconds
+
+
+def _drop_raw_timings(data):
+    # Every round's time would make each committed run ~0.5 MB; the stats (median, IQR, ...) stay.
+    for b in data.get("benchmarks", []):
+        b["stats"].pop("data", None)
 
 
 def render(results_dir=RESULTS_DIR, doc=DOC, chart=CHART):
@@ -87,6 +101,8 @@ def main(argv=None):
     parser.add_argument("--doc", default=DOC)
     parser.add_argument("--chart", default=CHART)
     args, extra = parser.parse_known_args(argv)
+    if args.quick and args.results_dir == RESULTS_DIR:
+        args.results_dir = tempfile.mkdtemp(prefix="litetel-bench-")  # never overwrite the committed results
     if not args.render_only:
         code, seconds = run_suite(args.results_dir, args.quick, extra)
         print("benchmark suite: exit %d in %.0f s" % (code, seconds))
