@@ -8,9 +8,8 @@ import functools
 
 from benchmarks import reference_workload as wl
 from benchmarks.repeat import repeat
+from litetel import Device, RingBuffer  # the public API of issue 2 (lazy exports of litetel/__init__)
 from litetel import frame as wire
-from litetel.device import Device
-from litetel.ring_buffer import RingBuffer
 
 OP_VALUE = 0.042
 BIG_BUFFER = 4 << 20  # never full in a benchmark: a drop would add self-telemetry points

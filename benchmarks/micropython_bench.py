@@ -10,9 +10,10 @@ import time
 gc.collect()
 HEAP_START = gc.mem_alloc()
 
-import litetel  # noqa: F401
-from litetel.device import Device
-from litetel.ring_buffer import RingBuffer
+import litetel
+
+Device = litetel.Device  # the public API; its lazy export imports the device modules here
+RingBuffer = litetel.RingBuffer
 
 gc.collect()
 HEAP_IMPORT = gc.mem_alloc()
