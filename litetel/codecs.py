@@ -12,7 +12,7 @@ other's bytes; ``IMPLEMENTATION`` says which one is in use. Every decode failure
 
 import io
 
-from litetel import accel, cbor_pure, msgpack_pure
+from litetel import accel, msgpack_pure
 from litetel.errors import CodecError
 
 MSGPACK = 0
@@ -143,10 +143,25 @@ if _msgpack is not None:
 else:
     _MSGPACK_IMPL = ("pure", msgpack_pure.packb, msgpack_pure.unpackb)
 
+
+
+def _cbor_pure_encode(obj):
+    # Imported on first use: a MicroPython device sending msgpack never spends RAM compiling the CBOR twin.
+    from litetel import cbor_pure
+
+    return cbor_pure.dumps(obj)
+
+
+def _cbor_pure_decode(data):
+    from litetel import cbor_pure
+
+    return cbor_pure.loads(data)
+
+
 if _cbor2 is not None:
     _CBOR_IMPL = ("c", _cbor_c_encode, _cbor_c_decode)
 else:
-    _CBOR_IMPL = ("pure", cbor_pure.dumps, cbor_pure.loads)
+    _CBOR_IMPL = ("pure", _cbor_pure_encode, _cbor_pure_decode)
 
 IMPLEMENTATION = {"msgpack": _MSGPACK_IMPL[0], "cbor": _CBOR_IMPL[0]}
 _ENCODERS = {MSGPACK: _MSGPACK_IMPL[1], CBOR: _CBOR_IMPL[1]}

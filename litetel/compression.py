@@ -162,6 +162,8 @@ def _deflateio_decompress(data, max_size):
             raise _exceeds("deflate", max_size)
     except CodecError:
         raise
+    except MemoryError:  # the stream's window (up to 32 KB for CPython's zlib) does not fit in this heap
+        raise CodecError("deflate: not enough memory for the stream's window")
     except Exception as exc:  # noqa: BLE001 -- OSError(EINVAL) for corrupt or truncated data; its type varies across ports
         raise CodecError("deflate: corrupt payload: %r" % (exc,))
     return out
