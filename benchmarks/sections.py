@@ -141,13 +141,13 @@ def memory_section(r):
         rows,
     )
     rows = []
-    for lib in LIBS:
-        t, rss = r.figure("import.%s.ms" % lib), r.figure("import.%s.rss" % lib)
+    for case in ("litetel", "litetel_device", "otel", "prometheus"):
+        t, rss = r.figure("import.%s.ms" % case), r.figure("import.%s.rss" % case)
         statement = t.get("statement", "") if t else ""
         extra = ", ".join(rss.get("top_level_packages", [])) if rss else ""
-        rows.append(
-            [LABELS[lib], "`%s`" % statement, fmt_figure(t, "%.2f"), fmt_figure(rss, "%.0f"), extra or "—"]
-        )
+        label = LABELS[case.split("_")[0]]
+        cells = [label, "`%s`" % statement, fmt_figure(t, "%.2f"), fmt_figure(rss, "%.0f"), extra or "—"]
+        rows.append(cells)
     lines += [
         "### Import time and RSS over the bare interpreter",
         "",

@@ -58,7 +58,9 @@ def test_every_figure_the_report_reads_was_measured(quick_run):
     )
     expected += ["gateway.load." + k for k in ("latency_ms", "p99_ms", "lost", "requests_per_s", "rss")]
     expected += [
-        "import.%s.%s" % (lib, what) for lib in ("litetel", "otel", "prometheus") for what in ("ms", "rss")
+        "import.%s.%s" % (case, what)
+        for case in ("litetel", "litetel_device", "otel", "prometheus")
+        for what in ("ms", "rss")
     ]
     expected += [
         "memory.%s.%s.100" % (lib, kind)
