@@ -61,6 +61,8 @@ class Device:
     - ``codec``: ``"msgpack"`` or ``"cbor"``; ``compression``: ``"auto"`` (best available), ``"zstd"``,
       ``"deflate"`` or ``"none"``.
     - ``max_series``: the default cardinality cap of every instrument.
+    - ``max_spans``/``max_logs``: finished spans / log records kept per interval; more are dropped and
+      counted (``litetel.device.spans.dropped``, ``litetel.device.logs.dropped``).
 
         dev = Device("sat-7", endpoint="https://gw.example:8443", key=b"secret")
         dev.meter("sensors").gauge("device.temperature", unit="Cel").set(41.5)
@@ -68,7 +70,7 @@ class Device:
     """
 
     def __init__(self, device_id, resource=None, buffer=None, endpoint=None, key=None, transport=None,
-                 codec="msgpack", compression="auto", interval_s=60, max_series=64):
+                 codec="msgpack", compression="auto", interval_s=60, max_series=64, max_spans=64, max_logs=64):
         _check_device_id(device_id)
         self.device_id = device_id
         self.codec = _choose(codecs.NAMES, codec, "codec")
@@ -80,6 +82,8 @@ class Device:
             raise ValueError("interval_s must be a number > 0, got %r" % (interval_s,))
         self.interval_s = interval_s
         self.max_series = max_series
+        self.max_spans = max_spans
+        self.max_logs = max_logs
         self.epoch = _new_epoch()
         self.device_hash = device_hash(device_id)
         self.dictionary = Dictionary(resource)
@@ -97,6 +101,8 @@ class Device:
         self._dropped = self.meter(SELF_SCOPE).counter(
             "litetel.device.frames.dropped", unit="{frame}", description="Frames the device lost, by reason")
         self._drop_reasons = {}
+        self._signals = {}  # "spans"/"logs" -> SignalBuffer, made with the first tracer/logger
+        self._emitters = {}  # (kind, name, version) -> Tracer or Logger
 
     def __repr__(self):
         return "<Device %s epoch=%d series=%d>" % (self.device_id, self.epoch, self.dictionary.series_count)
@@ -113,6 +119,45 @@ class Device:
             found = self._meters.setdefault(key, found)
         return found
 
+    def tracer(self, name, version=None, sampler=None):
+        """The ``Tracer`` of scope ``name`` (``version``), the same object for the same pair; ``sampler``
+        (``litetel.sampling``) applies when it is created. ``with dev.tracer("app").span("work"): ...``"""
+        found = self._emitters.get(("tracer", name, version))
+        if found is None:
+            from litetel.tracing import Tracer  # loaded on first use: a metrics-only device never pays
+
+            found = self._emitters.setdefault(("tracer", name, version), Tracer(self, name, version, sampler))
+        return found
+
+    def logger(self, name, version=None):
+        """The ``Logger`` of scope ``name`` (``version``). ``dev.logger("app").warning("battery low")``"""
+        found = self._emitters.get(("logger", name, version))
+        if found is None:
+            from litetel.logs import Logger
+
+            found = self._emitters.setdefault(("logger", name, version), Logger(self, name, version))
+        return found
+
+    def _signal_buffer(self, signal):
+        """The bounded buffer of ``"spans"`` or ``"logs"`` (created on first use, with its drop counter)."""
+        buf = self._signals.get(signal)
+        if buf is None:
+            from litetel.signal_buffer import SignalBuffer
+
+            if signal == "spans":
+                from litetel.tracing import encode_span as encode
+
+                limit, unit = self.max_spans, "{span}"
+            else:
+                from litetel.logs import encode_log as encode
+
+                limit, unit = self.max_logs, "{log_record}"
+            dropped = self.meter(SELF_SCOPE).counter(
+                "litetel.device.%s.dropped" % signal, unit=unit,
+                description="Finished %s the device dropped: its per-interval buffer was full" % signal)
+            buf = self._signals.setdefault(signal, SignalBuffer(limit, dropped.bind(), encode))
+        return buf
+
     # ------------------------------------------------------------------------------------ collecting
 
     def collect(self):
@@ -127,7 +172,7 @@ class Device:
         try:
             end_wall = wall_us()
             end_ticks = ticks_us()
-            payload = self._build_payload()
+            payload = self._build_payload(end_ticks)
             if payload is None:
                 return None
             start_wall = self._start_wall
@@ -149,14 +194,29 @@ class Device:
         finally:
             lock.release()
 
-    def _build_payload(self):
-        """``[dict_delta, points]`` of everything recorded since the last call (resetting it), or None."""
+    def _build_payload(self, end_ticks=None):
+        """``[dict_delta, points]`` of everything recorded since the last call (resetting it), or None;
+        ``[dict_delta, points, spans, logs]`` once the device has a tracer or logger (wire format §2)."""
         points = []
         for inst in self.dictionary.instruments[:]:
             inst._collect(points)
-        if not points:
+        signals = self._signals
+        if not signals:
+            if not points:
+                return None
+            return [self.dictionary.delta(), points]
+        if end_ticks is None:
+            end_ticks = ticks_us()
+        # Encoded before delta(): they intern their names into the dictionary this frame must carry.
+        spans = self._take_signal("spans", end_ticks)
+        logs = self._take_signal("logs", end_ticks)
+        if not (points or spans or logs):
             return None
-        return [self.dictionary.delta(), points]
+        return [self.dictionary.delta(), points, spans, logs]
+
+    def _take_signal(self, signal, end_ticks):
+        buf = self._signals.get(signal)
+        return [] if buf is None else buf.collect(self.dictionary, end_ticks)
 
     def dictionary_refresh_frame(self):
         """A ``DICT_REFRESH`` frame holding the whole dictionary (wire format §3), for the uploader."""

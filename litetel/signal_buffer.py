@@ -1,0 +1,91 @@
+"""The bounded buffer of one interval's finished spans (or log records), and their attribute encoding.
+
+Each ``Device`` has at most one buffer per signal, made when its first tracer/logger is. ``add`` keeps at
+most ``max_items`` per interval: past that an item is dropped and counted, so a burst never grows memory.
+``collect`` (from ``Device.collect``) encodes and empties it (wire format §2.4/§2.5).
+
+    buf = SignalBuffer(64, dropped_handle, encode_span)     # encode_span(item, dictionary, end_ticks)
+    buf.add(span)
+    entries = buf.collect(dev.dictionary, end_ticks)        # [] when nothing was added
+"""
+
+from litetel.accel import new_lock
+
+_INT64_MAX = (1 << 63) - 1
+_INT64_MIN = -(1 << 63)
+MAX_ATTRIBUTES = 32  # per span / event / log record; further ones are not sent
+
+
+class SignalBuffer:
+    """Finished items of the current interval, at most ``max_items``; ``dropped`` counts the rest."""
+
+    def __init__(self, max_items, dropped, encode):
+        if max_items.__class__ is not int or max_items < 0:
+            raise ValueError("max_items must be an int >= 0, got %r" % (max_items,))
+        self.max_items = max_items
+        self.dropped = dropped  # a bound counter handle (litetel.device.spans.dropped / logs.dropped)
+        self._encode = encode
+        self._items = []
+        self._lock = new_lock()
+
+    def __len__(self):
+        return len(self._items)
+
+    def add(self, item):
+        """Keep ``item`` for the next frame, or count it dropped when the interval's buffer is full."""
+        lock = self._lock
+        lock.acquire()
+        items = self._items
+        if len(items) < self.max_items:
+            items.append(item)
+            lock.release()
+            return True
+        lock.release()
+        self.dropped.add(1)
+        return False
+
+    def collect(self, dictionary, end_ticks):
+        """The wire entries of every item added since the last call (which empties the buffer)."""
+        lock = self._lock
+        lock.acquire()
+        items = self._items
+        self._items = []
+        lock.release()
+        encode = self._encode
+        return [encode(item, dictionary, end_ticks) for item in items]
+
+
+def wire_attrs(attrs, dictionary):
+    """An attribute dict as the wire's flat ``[key_sid * 4 + type, value, ...]`` (wire format §2.4):
+    keys through the string table, string values inline (a str, not a sid: values of spans and logs are
+    too varied to intern for the whole epoch). ``None`` values and non-str keys are skipped; other types
+    are sent as their ``str()``.
+    """
+    out = []
+    if not attrs:
+        return out
+    sid = dictionary.sid
+    n = 0
+    for k, v in attrs.items():
+        if k.__class__ is not str or not k or v is None:
+            continue
+        n += 1
+        if n > MAX_ATTRIBUTES:
+            break
+        t = v.__class__
+        if t is str:
+            out.append(sid(k) * 4)
+        elif t is bool:
+            out.append(sid(k) * 4 + 3)
+        elif t is int and _INT64_MIN <= v <= _INT64_MAX:
+            out.append(sid(k) * 4 + 1)
+        elif t is float:
+            out.append(sid(k) * 4 + 2)
+        elif isinstance(v, int) and not isinstance(v, bool):
+            v = float(v) if not _INT64_MIN <= v <= _INT64_MAX else int(v)
+            out.append(sid(k) * 4 + (2 if v.__class__ is float else 1))
+        else:
+            v = str(v)
+            out.append(sid(k) * 4)
+        out.append(v)
+    return out
