@@ -38,7 +38,8 @@ class _NoLock:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        # Three named parameters, not *exc: MicroPython would allocate the tuple on every `with` (64 B).
         return False
 
 

@@ -4,6 +4,7 @@ import gc
 
 from mpcheck import check, check_eq, done, raises
 
+from litetel.accel import new_lock
 from litetel.device import Device
 from litetel.errors import InstrumentError
 
@@ -117,7 +118,13 @@ def loop_record(handle):
         handle.record(i)
 
 
-for name, fn, args in (("counter add", loop_add, (ch, 1)), ("updown add", loop_add, (uh, -1)),
+def loop_with_lock(lock):
+    for i in range(10000):
+        with lock:
+            pass
+
+
+for name, fn, args in (("with new_lock()", loop_with_lock, (new_lock(),)), ("counter add", loop_add, (ch, 1)), ("updown add", loop_add, (uh, -1)),
                        ("gauge set", loop_set, (gh,)), ("histogram record", loop_record, (hh,))):
     gc.collect()
     before = gc.mem_alloc()
