@@ -68,8 +68,10 @@ $(MPY_STAMP): | python-deps
 
 # ---------------------------------------------------------------- services the tests start
 
+PROMETHEUS_BIN ?= /usr/bin/prometheus
+
 prometheus-deps:
-	@if [ -x /usr/bin/prometheus ] || command -v prometheus >/dev/null; then exit 0; fi; \
+	@if [ -x $(PROMETHEUS_BIN) ]; then exit 0; fi; \
 	if [ "$(AS_ROOT)" = none ]; then \
 	  echo "################################################################################"; \
 	  echo "## NOTICE: prometheus is not installed and we cannot apt-get install it (not  ##"; \
@@ -77,7 +79,8 @@ prometheus-deps:
 	  echo "## Fix: sudo apt-get install prometheus                                       ##"; \
 	  echo "################################################################################"; \
 	  exit 0; fi; \
-	$(AS_ROOT) apt-get update -q && $(APT_INSTALL) prometheus
+	{ $(AS_ROOT) apt-get update -q && $(APT_INSTALL) prometheus; } || \
+	  echo "## NOTICE: apt-get install prometheus FAILED: the Prometheus tests will be SKIPPED"
 	@# Debian's package may start its own service on :9090; harmless, the tests use free ports.
 
 # rotel-agent (from the PyPI wheel) links against libpython3.11.so.1.0.
@@ -91,8 +94,9 @@ rotel-deps: $(STAMP)
 	  echo "## Tests that need rotel will be SKIPPED. Fix: sudo apt-get install libpython3.11"; \
 	  echo "################################################################################"; \
 	  exit 0; fi; \
-	$(AS_ROOT) apt-get update -q && $(APT_INSTALL) libpython3.11; \
-	ldd "$$agent" | grep 'not found' && echo "NOTICE: rotel-agent still misses libraries; rotel tests will skip" || true
+	{ $(AS_ROOT) apt-get update -q && $(APT_INSTALL) libpython3.11; } || true; \
+	if ldd "$$agent" | grep 'not found'; then \
+	  echo "## NOTICE: rotel-agent still misses the libraries above: tests that need rotel will be SKIPPED"; fi
 
 deps: prometheus-deps rotel-deps
 
