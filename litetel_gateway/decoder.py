@@ -11,7 +11,6 @@ Nothing here touches SQLite or the network; failures are exceptions naming the r
 """
 
 import binascii
-import math
 import struct
 
 import cbor2
@@ -20,25 +19,29 @@ import msgpack
 from litetel import compression
 from litetel import frame as wire
 from litetel.errors import CodecError, FrameError
+from litetel_gateway.payload_schema import (  # noqa: F401 (re-exported: the decoder's public names)
+    ATTR_BOOL,
+    ATTR_FLOAT,
+    ATTR_INT,
+    ATTR_STRING,
+    COUNTER,
+    GAUGE,
+    HISTOGRAM,
+    INT64_MAX,
+    INT64_MIN,
+    UP_DOWN_COUNTER,
+    NeedDict,
+    Reject,
+    _is_int,
+    _is_number,
+    validate_exemplars,
+    validate_logs,
+    validate_points,
+    validate_spans,
+)
 
 HEADER_SIZE = 48
 _PAYLOAD_LEN = struct.Struct(">I")
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
-
-COUNTER, UP_DOWN_COUNTER, GAUGE, HISTOGRAM = 0, 1, 2, 3
-ATTR_STRING, ATTR_INT, ATTR_FLOAT, ATTR_BOOL = 0, 1, 2, 3
-
-
-class Reject(Exception):
-    """A frame is permanently refused: the reply is ``reject:<reason>``."""
-
-    def __init__(self, reason, detail=""):
-        super().__init__("%s: %s" % (reason, detail) if detail else reason)
-        self.reason = reason
-
-
-class NeedDict(Exception):
-    """The frame refers to dictionary entries the gateway does not have (reply ``need_dict``)."""
 
 
 class EnvelopeError(Exception):
@@ -120,7 +123,14 @@ def parse_header(body, offset):
 
 
 def decode_payload(header, payload, limits):
-    """``(dict_delta, points)`` of a frame payload: bounded decompression, then the C decoders with limits."""
+    """``(dict_delta, points)`` of a frame payload (see ``decode_elements``)."""
+    value = decode_elements(header, payload, limits)
+    return value[0], value[1]
+
+
+def decode_elements(header, payload, limits):
+    """``[dict_delta, points, spans, logs, exemplars]`` of a frame payload (None for the elements a frame
+    does not have): bounded decompression, then the C decoders with limits."""
     if header.compression == compression.NONE:
         if len(payload) > limits.max_frame_bytes:
             raise Reject("too_large", "payload of %d bytes" % len(payload))
@@ -153,15 +163,7 @@ def decode_payload(header, payload, limits):
         raise Reject("schema", "payload is not [dict_delta, points, ...]")
     if not isinstance(value[1], list):
         raise Reject("schema", "points is not a list")
-    return value[0], value[1]
-
-
-def _is_int(v):
-    return type(v) is int
-
-
-def _is_number(v):
-    return (type(v) is int and INT64_MIN <= v <= INT64_MAX) or (type(v) is float and math.isfinite(v))
+    return (value + [None, None, None])[:5]
 
 
 class Dictionary:
@@ -378,81 +380,3 @@ def _wire_attrs(attrs):
 
 def _wire_series(entry):
     return [entry[0], _wire_attrs(entry[1])]
-
-
-def validate_points(points, dictionary):
-    """Check a frame's points against its dictionary (wire §2.2); returns the number of points.
-
-    Raises NeedDict for a series id the dictionary does not have yet, Reject for anything malformed.
-    Written flat (no helper call per point): it runs for every point the gateway receives.
-    """
-    if len(points) & 1:
-        raise Reject("schema", "points list has odd length")
-    sids = points[0::2]
-    if not sids:
-        return 0
-    for sid in sids:
-        if type(sid) is not int or sid < 0:
-            raise Reject("schema", "series id %r" % (sid,))
-    if max(sids) >= len(dictionary.series_kind):
-        raise NeedDict()
-    if len(set(sids)) != len(sids):
-        raise Reject("schema", "a series appears twice in one frame")
-    kinds = dictionary.series_kind
-    for i in range(1, len(points), 2):
-        value = points[i]
-        kind = kinds[points[i - 1]]
-        t = type(value)
-        if kind == HISTOGRAM:
-            _check_histogram(value, dictionary.instruments[dictionary.series[points[i - 1]][0]][5])
-        elif t is int:
-            if not INT64_MIN <= value <= INT64_MAX or (kind == COUNTER and value < 0):
-                raise Reject("value", "series %d value %r" % (points[i - 1], value))
-        elif t is float:
-            # value - value is NaN for inf and NaN: only finite values pass
-            if value - value != 0.0 or (kind == COUNTER and value < 0):
-                raise Reject("value", "series %d value %r" % (points[i - 1], value))
-        else:
-            raise Reject("value", "series %d value %r" % (points[i - 1], value))
-    return len(sids)
-
-
-def _check_histogram(value, bounds):
-    if type(value) is not list or len(value) < 5:
-        raise Reject("histogram", "histogram value is not [count, sum, min, max, first, counts...]")
-    count, total, low, high, first = value[0], value[1], value[2], value[3], value[4]
-    if type(count) is not int or count < 0:
-        raise Reject("histogram", "bad count")
-    if not (total - total == 0.0 if type(total) is float else _is_number(total)):
-        raise Reject("histogram", "bad sum")
-    if type(first) is not int or first < 0:
-        raise Reject("histogram", "bucket index out of range")
-    buckets = value[5:]
-    if buckets:
-        if first + len(buckets) > len(bounds) + 1:
-            raise Reject("histogram", "bucket index out of range")
-        try:
-            buckets_sum = sum(buckets)
-        except TypeError:
-            raise Reject("histogram", "bad bucket count") from None
-        # an int sum means int counts (a float anywhere makes it a float); bools count as 0/1
-        if type(buckets_sum) is not int or min(buckets) < 0:
-            raise Reject("histogram", "bad bucket count")
-    else:
-        buckets_sum = 0
-    if buckets_sum != count:
-        raise Reject("histogram", "count is not the sum of the bucket counts")
-    if count:
-        if not (
-            type(low) is float
-            and type(high) is float
-            and low - low == 0.0
-            and high - high == 0.0
-            or _is_number(low)
-            and _is_number(high)
-        ):
-            raise Reject("histogram", "bad min or max")
-        if low > high:
-            raise Reject("histogram", "min > max")
-    elif not ((low is None or _is_number(low)) and (high is None or _is_number(high))):
-        raise Reject("histogram", "bad min or max")

@@ -6,9 +6,10 @@ the per-point work is a few field sets (upb)::
 
     request, n_points = build_request(rows, store.reader_dictionary, ResourceSettings(service_name="x"))
 
-Queued points are ``msgpack([points, starts])``: ``points`` is the frame's flat ``[series, value, ...]``
+Queued points are ``msgpack([points, starts(, exemplars)])``: ``points`` is the frame's flat ``[series, value, ...]``
 (for ``--temporality cumulative`` the values are already running totals, histograms dense from bucket 0),
-``starts`` is None (every point starts at the frame start: delta) or each point's start (µs).
+``starts`` is None (every point starts at the frame start: delta) or each point's start (µs); the optional
+``exemplars`` is ``[series, [[value, time_us, trace_id, span_id], ...], ...]`` (histogram series only).
 """
 
 import struct
@@ -80,6 +81,9 @@ _NUMBER_DOUBLE = struct.Struct("<BQBQBd").pack  # ..., as_double=4
 _HISTOGRAM_HEAD = struct.Struct("<BQBQBQBd").pack  # start=2, time=3, count=4, sum=5
 _MIN_MAX = struct.Struct("<BdBd").pack  # min=11, max=12
 _ZERO_COUNT = bytes(8)
+_EXEMPLAR_DOUBLE = struct.Struct("<BQBd").pack  # Exemplar.time_unix_nano=2, as_double=3
+_EXEMPLAR_INT = struct.Struct("<BQBq").pack  # time_unix_nano=2, as_int=6
+_EXEMPLARS_TAG = 0x42  # HistogramDataPoint.exemplars, field 8
 _NUMBER_ATTRIBUTES_TAG, _HISTOGRAM_ATTRIBUTES_TAG = 0x3A, 0x4A  # field 7 / field 9, length-delimited
 # Sum/Gauge/Histogram.data_points is field 1 (tag 0x0A);
 # HistogramDataPoint.bucket_counts is field 6, explicit_bounds 7.
@@ -189,9 +193,27 @@ def build_request(rows, get_dictionary, settings):
     return request, n_points
 
 
+def _exemplar_fields(flat):
+    """``{series: encoded HistogramDataPoint.exemplars fields}`` of a queued exemplar list."""
+    out = {}
+    for i in range(0, len(flat), 2):
+        fields = []
+        for value, time_us, trace_id, span_id in flat[i + 1]:
+            if type(value) is int:
+                head = _EXEMPLAR_INT(0x11, time_us * 1000, 0x31, value)
+            else:
+                head = _EXEMPLAR_DOUBLE(0x11, time_us * 1000, 0x19, value)
+            body = head + _field(0x22, span_id) + _field(0x2A, trace_id)
+            fields.append(_field(_EXEMPLARS_TAG, body))
+        out[flat[i]] = b"".join(fields)
+    return out
+
+
 def _add_points(group, row):
     d = group.dictionary
-    points, starts = msgpack.unpackb(row.points, use_list=False)
+    queued = msgpack.unpackb(row.points, use_list=False)
+    points, starts = queued[0], queued[1]
+    exemplars = _exemplar_fields(queued[2]) if len(queued) > 2 else None
     end_ns = row.end_us * 1000
     start_ns = row.start_us * 1000
     metrics, new_metric = group.metrics, group.data_points
@@ -226,6 +248,7 @@ def _add_points(group, row):
                     bounds_field,
                     attributes,
                     _MIN_MAX(0x59, value[2], 0x61, value[3]) if value[0] else b"",
+                    exemplars.get(sid, b"") if exemplars else b"",
                 )
             )
         elif type(value) is int:

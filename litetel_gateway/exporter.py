@@ -109,12 +109,16 @@ class DrainLoop:
     ``request``, ``row_ids`` and ``n_points``; ``ack(batch)``; ``dead_letter(batch, reason)``; and
     ``wait_for_data(timeout_s)``. ``metrics`` is the gateway's
     :class:`~litetel_gateway.self_metrics.GatewayMetrics`.
-    Memory stays flat while the receiver is down: only one batch is held.
+    Memory stays flat while the receiver is down: only one batch is held. One loop per ``signal``, each on
+    its own queue, so traces failing never hold back metrics.
     """
 
-    def __init__(self, source, exporter, metrics, batch_points=5000, base_backoff_s=0.5, max_backoff_s=30.0):
+    def __init__(self, source, exporter, metrics, batch_points=5000, base_backoff_s=0.5, max_backoff_s=30.0,
+                 signal="metrics"):
         self.source = source
         self.exporter = exporter
+        self.signal = signal  # "metrics", "traces" or "logs": which export_* method the batches go to
+        self._export = getattr(exporter, "export_" + signal)
         self.metrics = metrics
         self.batch_points = batch_points
         self.base_backoff_s = base_backoff_s
@@ -158,7 +162,7 @@ class DrainLoop:
         if batch is None:
             return None
         started = time.perf_counter()
-        result = await self.exporter.export_metrics(batch.request)
+        result = await self._export(batch.request)
         self.metrics.export_latency.observe(time.perf_counter() - started)
         if result.ok:
             await self.source.ack(batch)

@@ -13,22 +13,45 @@ import gzip
 import logging
 
 import aiohttp
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from litetel_gateway.exporter import Exporter, ExportResult, parse_retry_after
 
 log = logging.getLogger("litetel_gateway.exporter_http")
 
 RETRYABLE_STATUS = frozenset((429, 502, 503, 504))
+_RESPONSES = {  # signal -> (response message, its partial_success count field)
+    "metrics": (metrics_service_pb2.ExportMetricsServiceResponse, "rejected_data_points"),
+    "traces": (trace_service_pb2.ExportTraceServiceResponse, "rejected_spans"),
+    "logs": (logs_service_pb2.ExportLogsServiceResponse, "rejected_log_records"),
+}
+
+
+def signal_endpoint(metrics_endpoint, signal):
+    """The URL of ``signal`` next to a metrics URL: ``.../v1/metrics`` → ``.../v1/traces``; a URL not
+    ending in ``/v1/metrics`` (a custom path) gets ``/v1/<signal>`` appended to its parent."""
+    base, _, last = metrics_endpoint.rstrip("/").rpartition("/")
+    if last == "metrics" and base.endswith("/v1"):
+        return base + "/" + signal
+    return base + "/v1/" + signal
 
 
 class OtlpHttpExporter(Exporter):
-    """POSTs ``application/x-protobuf`` to ``endpoint`` (the full URL, e.g. ``.../v1/metrics``)."""
+    """POSTs ``application/x-protobuf`` to ``endpoint`` (the full URL, e.g. ``.../v1/metrics``); traces and
+    logs go to ``traces_endpoint``/``logs_endpoint``, by default the same path with ``traces``/``logs``."""
 
-    def __init__(self, endpoint, headers=None, compression="gzip", timeout_s=10.0):
+    def __init__(self, endpoint, headers=None, compression="gzip", timeout_s=10.0, traces_endpoint=None,
+                 logs_endpoint=None):
         if compression not in ("gzip", "none"):
             raise ValueError("compression must be 'gzip' or 'none', not %r" % (compression,))
         self.endpoint = endpoint
+        self.endpoints = {
+            "metrics": endpoint,
+            "traces": traces_endpoint or signal_endpoint(endpoint, "traces"),
+            "logs": logs_endpoint or signal_endpoint(endpoint, "logs"),
+        }
         self.headers = dict(headers or {})
         self.headers["Content-Type"] = "application/x-protobuf"
         if compression == "gzip":
@@ -43,20 +66,30 @@ class OtlpHttpExporter(Exporter):
         return self._session
 
     async def export_metrics(self, request):
+        return await self._export("metrics", request)
+
+    async def export_traces(self, request):
+        return await self._export("traces", request)
+
+    async def export_logs(self, request):
+        return await self._export("logs", request)
+
+    async def _export(self, signal, request):
         body = request.SerializeToString()
         if self.compression == "gzip":
             body = gzip.compress(body, compresslevel=6)
         try:
-            async with self._get_session().post(self.endpoint, data=body, headers=self.headers) as response:
+            url = self.endpoints[signal]
+            async with self._get_session().post(url, data=body, headers=self.headers) as response:
                 payload = await response.read()
-                return self._result(response.status, response.headers.get("Retry-After"), payload)
+                return self._result(response.status, response.headers.get("Retry-After"), payload, signal)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             return ExportResult.retry("%s: %s" % (type(exc).__name__, exc))
 
     @staticmethod
-    def _result(status, retry_after, payload):
+    def _result(status, retry_after, payload, signal="metrics"):
         if status == 200:
-            return _partial_success(payload)
+            return _partial_success(payload, signal)
         message = "HTTP %d: %s" % (status, payload[:200].decode("utf-8", "replace"))
         if status in RETRYABLE_STATUS:
             return ExportResult.retry(message, parse_retry_after(retry_after))
@@ -68,11 +101,12 @@ class OtlpHttpExporter(Exporter):
             self._session = None
 
 
-def _partial_success(payload):
-    reply = metrics_service_pb2.ExportMetricsServiceResponse()
+def _partial_success(payload, signal="metrics"):
+    response_class, rejected_field = _RESPONSES[signal]
+    reply = response_class()
     try:
         reply.ParseFromString(payload)
     except Exception:  # a receiver answering 200 with a body we cannot read still accepted the data
         return ExportResult.success(message="unparseable 200 response body")
     partial = reply.partial_success
-    return ExportResult.success(partial.rejected_data_points, partial.error_message)
+    return ExportResult.success(getattr(partial, rejected_field), partial.error_message)

@@ -137,15 +137,25 @@ class Ingest:
             return "dup"
         if header.start > header.end:
             raise Reject("schema", "start > end")
-        delta, points = decoder.decode_payload(header, payload, self.limits)
+        delta, points, spans, logs, exemplars = decoder.decode_elements(header, payload, self.limits)
         dictionary = self._apply_delta(device, epoch, delta)
         n = decoder.validate_points(points, dictionary)
+        n_spans = decoder.validate_spans(spans, dictionary, self.limits)
+        n_logs = decoder.validate_logs(logs, dictionary, self.limits)
+        n_exemplars = decoder.validate_exemplars(exemplars, points, dictionary) if n else 0
         start_us, end_us, corrected = self._real_time(req, header, stats)
+        # Span, log and exemplar times are "µs before the frame's end" (§2.4-§2.6), so the frame's clock
+        # correction applies to them unchanged. Checked before anything of the frame is queued.
+        if n_spans and max(e[6] for e in spans) > end_us or n_logs and max(e[1] for e in logs) > end_us:
+            raise Reject("clock", "a span or log record time maps before 1970")
         if n:
             starts = None
             queued = points
             if self.cumulative:
                 queued, starts = self._accumulate(device, epoch, dictionary, points, start_us)
+            row = [queued, starts]
+            if n_exemplars:
+                row.append(_absolute_exemplars(exemplars, end_us))
             store.enqueue(
                 device,
                 epoch,
@@ -154,11 +164,15 @@ class Ingest:
                 end_us,
                 corrected,
                 n,
-                msgpack.packb([queued, starts], use_bin_type=True),
+                msgpack.packb(row, use_bin_type=True),
             )
             self.view.stage(pending, dictionary, device, points, group_pending)
             stats.points += n
             stats.queued_frames += 1
+        for signal, items, count in (("traces", spans, n_spans), ("logs", logs, n_logs)):
+            if count:  # the expander turns their times into unix µs from end_us
+                blob = msgpack.packb(items, use_bin_type=True)
+                store.enqueue(device, epoch, header.seq, start_us, end_us, corrected, count, blob, signal)
         store.set_last_seq(device, epoch, header.seq)
         return "ok"
 
@@ -230,6 +244,15 @@ class Ingest:
             starts.append(first_start)
         self.store.save_cumulative(device, epoch, changed)
         return out, starts
+
+
+def _absolute_exemplars(exemplars, end_us):
+    """Exemplar times from "µs before the frame's end" to unix µs (the frame's clock correction applied)."""
+    out = []
+    for i in range(0, len(exemplars), 2):
+        out.append(exemplars[i])
+        out.append([[v, max(0, end_us - ago), trace_id, span_id] for v, ago, trace_id, span_id in exemplars[i + 1]])
+    return out
 
 
 def _add_histogram(total, value, n_buckets):

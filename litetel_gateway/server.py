@@ -19,6 +19,7 @@ from aiohttp import web
 from litetel_gateway import prometheus
 from litetel_gateway.decoder import Limits
 from litetel_gateway.expand import ResourceSettings, build_request
+from litetel_gateway.expand_signals import build_logs_request, build_traces_request
 from litetel_gateway.exporter import DrainLoop
 from litetel_gateway.keys import KeyStore
 from litetel_gateway.receiver import FramesHandler, Ingest
@@ -37,31 +38,38 @@ class Batch:
         self.request, self.row_ids, self.n_points = request, row_ids, n_points
 
 
-class QueueSource:
-    """The drain loop's view of the store: oldest rows → one OTLP request; ack / dead-letter by row id."""
+_BUILDERS = {"metrics": build_request, "traces": build_traces_request, "logs": build_logs_request}
 
-    def __init__(self, store, settings, metrics):
+
+class QueueSource:
+    """The drain loop's view of the store: oldest rows of one signal's queue → one OTLP request; ack /
+    dead-letter by row id."""
+
+    def __init__(self, store, settings, metrics, signal="metrics"):
         self.store = store
         self.settings = settings
         self.metrics = metrics
+        self.signal = signal
+        self._build_request = _BUILDERS[signal]
         self.data_event = asyncio.Event()
 
     def _build(self, max_points):
-        rows = self.store.read_queue(max_points)
+        rows = self.store.read_queue(max_points, self.signal)
         if not rows:
             return None
-        request, n_points = build_request(rows, self.store.reader_dictionary, self.settings)
+        request, n_points = self._build_request(rows, self.store.reader_dictionary, self.settings)
         return Batch(request, [r.id for r in rows], n_points)
 
     async def read_batch(self, max_points):
         return await self.store.read(self._build, max_points)
 
     async def ack(self, batch):
-        await self.store.write(self.store.ack, batch.row_ids)
+        await self.store.write(self.store.ack, batch.row_ids, self.signal)
         self._dequeued(batch)
 
     async def dead_letter(self, batch, reason):
-        await self.store.write(self.store.dead_letter, batch.row_ids, reason, time.time_ns() // 1000)
+        now_us = time.time_ns() // 1000
+        await self.store.write(self.store.dead_letter, batch.row_ids, reason, now_us, self.signal)
         self._dequeued(batch)
 
     def _dequeued(self, batch):
@@ -110,6 +118,8 @@ class Gateway:
         self.view = prometheus.PromView()
         self.exporter = None
         self.drain = None
+        self.signal_drains = []  # the traces and logs drain loops
+        self.signal_sources = []
         self.handler = None
         self.runner = None
         self.port = None
@@ -134,6 +144,11 @@ class Gateway:
         self.handler = FramesHandler(self.keys, self.store, ingest, self.metrics, c.max_request_bytes)
         settings = ResourceSettings(c.resource_attributes, c.service_name, c.temporality)
         self.source = QueueSource(self.store, settings, self.metrics)
+        # Traces and logs drain their own queues; their counts stay off /metrics (GatewayMetrics counts
+        # data points) in a private GatewayMetrics each.
+        self.signal_sources = [
+            QueueSource(self.store, settings, GatewayMetrics(), signal) for signal in ("traces", "logs")
+        ]
         self.exporter = make_exporter(c)
         if self.exporter is None:
             log.warning(
@@ -144,6 +159,10 @@ class Gateway:
         else:
             self.drain = DrainLoop(self.source, self.exporter, self.metrics, c.batch_points)
             self.drain.start()
+            for source in self.signal_sources:
+                drain = DrainLoop(source, self.exporter, source.metrics, c.batch_points, signal=source.signal)
+                self.signal_drains.append(drain)
+                drain.start()
             log.info(
                 "exporting to %s (%s, %s, %s temporality)",
                 c.otlp_endpoint,
@@ -189,6 +208,8 @@ class Gateway:
         response = await self.handler.handle(request)
         if response.status == 200:
             self.source.data_event.set()
+            for source in self.signal_sources:
+                source.data_event.set()
         return response
 
     async def _metrics(self, request):
@@ -225,6 +246,8 @@ class Gateway:
             self.handler.draining = True
             while self.handler.in_flight and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
+        for drain in self.signal_drains:
+            await drain.stop()
         if self.drain is not None:
             await self.drain.stop()
             emptied = await self.drain.flush(deadline)
@@ -234,6 +257,8 @@ class Gateway:
                 "emptied the queue" if emptied else "stopped",
                 frames,
             )
+        for drain in self.signal_drains:
+            await drain.flush(deadline)
         if self.exporter is not None:
             await self.exporter.close()
         if self.runner is not None:

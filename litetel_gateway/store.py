@@ -32,11 +32,28 @@ CREATE TABLE IF NOT EXISTS queue (id INTEGER PRIMARY KEY AUTOINCREMENT, device T
 CREATE TABLE IF NOT EXISTS dead_letter (id INTEGER PRIMARY KEY, device TEXT, epoch INTEGER, seq INTEGER,
     start_us INTEGER, end_us INTEGER, corrected INTEGER, n_points INTEGER, points BLOB, reason TEXT,
     time_us INTEGER);
+CREATE TABLE IF NOT EXISTS queue_traces (id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT, epoch INTEGER,
+    seq INTEGER, start_us INTEGER, end_us INTEGER, corrected INTEGER, n_points INTEGER, points BLOB);
+CREATE TABLE IF NOT EXISTS dead_letter_traces (id INTEGER PRIMARY KEY, device TEXT, epoch INTEGER, seq INTEGER,
+    start_us INTEGER, end_us INTEGER, corrected INTEGER, n_points INTEGER, points BLOB, reason TEXT,
+    time_us INTEGER);
+CREATE TABLE IF NOT EXISTS queue_logs (id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT, epoch INTEGER,
+    seq INTEGER, start_us INTEGER, end_us INTEGER, corrected INTEGER, n_points INTEGER, points BLOB);
+CREATE TABLE IF NOT EXISTS dead_letter_logs (id INTEGER PRIMARY KEY, device TEXT, epoch INTEGER, seq INTEGER,
+    start_us INTEGER, end_us INTEGER, corrected INTEGER, n_points INTEGER, points BLOB, reason TEXT,
+    time_us INTEGER);
 CREATE TABLE IF NOT EXISTS cumulative (device TEXT, epoch INTEGER, series INTEGER, start_us INTEGER,
     state BLOB, PRIMARY KEY (device, epoch, series));
 CREATE TABLE IF NOT EXISTS prom_series (name TEXT, labels BLOB, type TEXT, help TEXT, state BLOB,
     PRIMARY KEY (name, labels));
 """
+
+# Each signal has its own queue and dead letters (same columns; for traces and logs ``n_points`` counts
+# spans / log records and ``points`` holds their wire entries), so one signal's export failing never
+# holds back another's.
+SIGNALS = ("metrics", "traces", "logs")
+_QUEUE = {"metrics": "queue", "traces": "queue_traces", "logs": "queue_logs"}
+_DEAD_LETTER = {"metrics": "dead_letter", "traces": "dead_letter_traces", "logs": "dead_letter_logs"}
 
 QueueRow = collections.namedtuple("QueueRow", "id device epoch seq start_us end_us corrected n_points points")
 
@@ -231,25 +248,28 @@ class Store:
         return [(name, labels, t, h, msgpack.unpackb(s, use_list=True)) for name, labels, t, h, s in rows]
 
     # -- the queue ---------------------------------------------------------------------------------
-    def enqueue(self, device, epoch, seq, start_us, end_us, corrected, n_points, points_blob):
+    def enqueue(self, device, epoch, seq, start_us, end_us, corrected, n_points, points_blob, signal="metrics"):
         self.db.execute(
-            "INSERT INTO queue (device, epoch, seq, start_us, end_us, corrected, n_points, points) "
+            "INSERT INTO " + _QUEUE[signal] + " (device, epoch, seq, start_us, end_us, corrected, n_points, points) "
             "VALUES (?,?,?,?,?,?,?,?)",
             (device, epoch, seq, start_us, end_us, corrected, n_points, points_blob),
         )
 
-    def queue_stats(self):
-        """``(frames, points)`` waiting in the queue."""
-        frames, points = self.db.execute("SELECT COUNT(*), COALESCE(SUM(n_points), 0) FROM queue").fetchone()
+    def queue_stats(self, signal="metrics"):
+        """``(frames, points)`` waiting in the queue of ``signal``."""
+        frames, points = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(n_points), 0) FROM " + _QUEUE[signal]
+        ).fetchone()
         return frames, points
 
-    def read_queue(self, max_points):
+    def read_queue(self, max_points, signal="metrics"):
         """The oldest queued rows (reader thread) holding about ``max_points`` points, at least one row."""
         rows, total, after = [], 0, 0
         while total < max_points:
             chunk = self.reader_db.execute(
-                "SELECT id, device, epoch, seq, start_us, end_us, corrected, n_points, points FROM queue "
-                "WHERE id > ? ORDER BY id LIMIT 64",
+                "SELECT id, device, epoch, seq, start_us, end_us, corrected, n_points, points FROM "
+                + _QUEUE[signal]
+                + " WHERE id > ? ORDER BY id LIMIT 64",
                 (after,),
             ).fetchall()
             for row in chunk:
@@ -262,33 +282,34 @@ class Store:
             after = chunk[-1][0]
         return rows
 
-    def ack(self, ids):
+    def ack(self, ids, signal="metrics"):
         """Delete exported rows (writer thread)."""
         self.begin()
         try:
-            self.db.executemany("DELETE FROM queue WHERE id=?", [(i,) for i in ids])
+            self.db.executemany("DELETE FROM " + _QUEUE[signal] + " WHERE id=?", [(i,) for i in ids])
             self.commit()
         except BaseException:
             self.rollback()
             raise
 
-    def dead_letter(self, ids, reason, now_us):
+    def dead_letter(self, ids, reason, now_us, signal="metrics"):
         """Move rows the receiver refused permanently to ``dead_letter`` (writer thread)."""
+        queue = _QUEUE[signal]
         self.begin()
         try:
             self.db.executemany(
-                "INSERT OR REPLACE INTO dead_letter SELECT id, device, epoch, seq, start_us, end_us, "
-                "corrected, n_points, points, ?, ? FROM queue WHERE id=?",
+                "INSERT OR REPLACE INTO " + _DEAD_LETTER[signal] + " SELECT id, device, epoch, seq, start_us, "
+                "end_us, corrected, n_points, points, ?, ? FROM " + queue + " WHERE id=?",
                 [(reason[:1000], now_us, i) for i in ids],
             )
-            self.db.executemany("DELETE FROM queue WHERE id=?", [(i,) for i in ids])
+            self.db.executemany("DELETE FROM " + queue + " WHERE id=?", [(i,) for i in ids])
             self.commit()
         except BaseException:
             self.rollback()
             raise
 
-    def dead_letter_count(self):
-        return self.db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
+    def dead_letter_count(self, signal="metrics"):
+        return self.db.execute("SELECT COUNT(*) FROM " + _DEAD_LETTER[signal]).fetchone()[0]
 
 
 class GroupWriter:
