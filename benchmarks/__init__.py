@@ -15,5 +15,5 @@ Layout:
 - `gateway_pipeline.py` (frames -> OTLP in memory), `gateway_process.py` (a real gateway process).
 - `results.py` reads a run back; `goals.py` judges every goal of issues 2, 3, 5, 7; `headline.py`,
   `sections.py`, `formatting.py` write the markdown; `chart.py` draws the PNG; `report.py` runs it all.
-- Spans and logs (a later issue) go in as `bench_spans.py` / `bench_logs.py` with rows in sections/goals.
+- `bench_traces_logs.py`: spans and log records vs the OTel SDK (no goals yet: rows in sections.py).
 """

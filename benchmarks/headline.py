@@ -88,6 +88,9 @@ def headline_ratios(r):
     rows.append(
         ("gateway points/s", LABELS["otel"], ratio(r.rate("gateway", "litetel"), r.rate("gateway", "otel")))
     )
+    for op, label in (("span", "span start + end"), ("log", "log record")):
+        signal = [median(r.per_op("signals", lib, op)) for lib in ("otel", "litetel")]
+        rows.append((label, LABELS["otel"], ratio(*signal)))
     return rows
 
 

@@ -56,6 +56,11 @@ def test_every_figure_the_report_reads_was_measured(quick_run):
         + [key for key, _ in sections.MP_ROWS]
         + ["mp.fits_64k", "gateway.idle_rss"]
     )
+    expected += [
+        "wire.%s.%s" % (op, v)
+        for op in ("span", "log")
+        for v in ("litetel.none", "litetel.zstd", "otel.raw", "otel.zstd3")
+    ]
     expected += ["gateway.load." + k for k in ("latency_ms", "p99_ms", "lost", "requests_per_s", "rss")]
     expected += [
         "import.%s.%s" % (case, what)
