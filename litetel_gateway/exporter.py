@@ -131,14 +131,20 @@ class DrainLoop:
         self._task = asyncio.get_running_loop().create_task(self.run())
         return self._task
 
-    async def stop(self):
+    async def stop(self, grace_s=10.0):
+        """Stop once the batch in flight has settled. Cancelling an export the receiver may already have
+        taken would leave its rows queued, and the final flush would send them again: a duplicate at the
+        receiver. Only an export still running after ``grace_s`` is cancelled."""
         self._stop.set()
         if self._task is not None:
-            self._task.cancel()
             try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+                await asyncio.wait_for(asyncio.shield(self._task), grace_s)
+            except asyncio.TimeoutError:
+                self._task.cancel()
+                try:
+                    await self._task
+                except asyncio.CancelledError:
+                    pass
             self._task = None
 
     async def run(self):
