@@ -38,7 +38,7 @@ def draw_ratios(
 
     legend = [Patch(color=c, label="vs " + peer) for peer, c in PEER_COLORS.items()]
     ax.legend(
-        handles=legend + [Patch(color=LOSS_COLOR, label="litetel costs more")], fontsize=7, loc="lower right"
+        handles=legend + [Patch(color=LOSS_COLOR, label="litetel costs more")], fontsize=7, loc="upper right"
     )
     top = max([v for v in values if v > 0] + [2.0])
     ax.set_xlim(min([v for v in values if v > 0] + [0.5]) / 3, top * 3)
