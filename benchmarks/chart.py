@@ -37,9 +37,8 @@ def draw_ratios(
     from matplotlib.patches import Patch
 
     legend = [Patch(color=c, label="vs " + peer) for peer, c in PEER_COLORS.items()]
-    ax.legend(
-        handles=legend + [Patch(color=LOSS_COLOR, label="litetel costs more")], fontsize=7, loc="upper right"
-    )
+    legend.append(Patch(color=LOSS_COLOR, label="litetel costs more"))
+    fig.legend(handles=legend, fontsize=7, loc="lower center", ncol=len(legend), frameon=False)
     top = max([v for v in values if v > 0] + [2.0])
     ax.set_xlim(min([v for v in values if v > 0] + [0.5]) / 3, top * 3)
     for yi, r in zip(y, [r for _, _, r in rows]):
@@ -48,6 +47,6 @@ def draw_ratios(
             ax.text(r / 1.08, yi, text, va="center", ha="right", fontsize=7)
         else:
             ax.text((r or 1) * 1.08, yi, text, va="center", fontsize=7)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.035, 1, 1))  # room for the legend under the axis
     fig.savefig(path)
     plt.close(fig)
