@@ -1,8 +1,7 @@
 """Pure-Python CBOR (RFC 8949) for the data model litetel uses: the twin of the C library ``cbor2``.
 
-Runs on MicroPython. Covers None, bool, int (-2**63 .. 2**64-1 when encoding), float, str, bytes, list/tuple and
-dict, with definite lengths and the shortest argument encoding. Floats are sent as float16 or float32 when that
-is exact (preferred serialization, RFC 8949 §4.2.2), else float64; NaN is the canonical half ``f9 7e00``.
+Runs on MicroPython. The encoder (``dumps``) lives in ``cbor_encoder``, which is all a CBOR device loads; this
+module adds the decoder, for the platform side (tests, ``litetel inspect``, the CPython fallback).
 
 The decoder is total: any input either decodes or raises ``CodecError`` (truncated, garbage, tags, indefinite
 lengths, simple values other than false/true/null, nesting deeper than ``MAX_DEPTH``, a declared length larger
@@ -15,95 +14,13 @@ than the bytes left).
     {'a': [1, True]}
 """
 
-import struct
-
+from litetel.cbor_encoder import dumps  # noqa: F401 -- the twin's whole API
 from litetel.errors import CodecError
-from litetel.msgpack_pure import MAX_DEPTH, ByteReader, Writer, float32_exact
+from litetel.msgpack_encoder import MAX_DEPTH
+from litetel.msgpack_pure import ByteReader
 
-_UINT64_MAX = (1 << 64) - 1
-_INT64_MIN = -(1 << 63)
 _INF = float("inf")
 _NAN = float("nan")
-
-
-def _struct_has_half():
-    try:
-        return struct.unpack(">e", struct.pack(">e", 1.5))[0] == 1.5
-    except (ValueError, struct.error):
-        return False
-
-
-_HAS_HALF = _struct_has_half()
-
-
-# ---------------------------------------------------------------------------------------------- encoding
-
-
-def dumps(obj):
-    """Encode ``obj`` as CBOR bytes; ``CodecError`` for a type or int outside the data model.
-
-    >>> dumps({"n": 300})
-    b'\\xa1an\\x19\\x01,'
-    """
-    return _Writer().encode(obj)
-
-
-_MAJOR = (3, 2, 4, 5)  # Writer kind (STR, BIN, ARRAY, MAP) -> CBOR major type
-
-
-class _Writer(Writer):
-    NIL = 0xF6
-    FALSE = 0xF4
-    TRUE = 0xF5
-
-    def argument(self, major, n):
-        """The initial byte(s) of a data item: major type and its argument in the shortest form."""
-        if n < 24:
-            self.out.append((major << 5) | n)
-        elif n < 0x100:
-            self.out.append((major << 5) | 24)
-            self.out.append(n)
-        elif n < 0x10000:
-            self.extend_packed(">BH", (major << 5) | 25, n)
-        elif n < 0x100000000:
-            self.extend_packed(">BI", (major << 5) | 26, n)
-        else:
-            self.extend_packed(">BQ", (major << 5) | 27, n)
-
-    def head(self, kind, n):
-        self.argument(_MAJOR[kind], n)
-
-    def integer(self, n):
-        if n >= 0:
-            if n > _UINT64_MAX:
-                raise CodecError("int %d does not fit in 64 bits" % n)
-            self.argument(0, n)
-        else:
-            if n < _INT64_MIN:
-                raise CodecError("int %d does not fit in 64 bits" % n)
-            self.argument(1, -1 - n)
-
-    def real(self, x):
-        out = self.out
-        if x != x:  # noqa: PLR0124 -- NaN (MicroPython builds may lack math.isnan)
-            out.extend(b"\xf9\x7e\x00")  # the canonical NaN
-            return
-        if _HAS_HALF:
-            try:
-                half = struct.pack(">e", x)
-            except OverflowError:  # CPython refuses values beyond float16 range
-                half = None
-            # MicroPython saturates silently instead: the round trip rejects that.
-            if half is not None and struct.unpack(">e", half)[0] == x:
-                out.append(0xF9)
-                out.extend(half)
-                return
-        single = float32_exact(x)
-        if single is None:
-            self.extend_packed(">Bd", 0xFB, x)
-        else:
-            out.append(0xFA)
-            out.extend(single)
 
 
 # ---------------------------------------------------------------------------------------------- decoding

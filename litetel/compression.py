@@ -1,9 +1,12 @@
 """Payload compression by wire id (wire-format §1 ``compression``): none (0), zstd (1), deflate (2).
 
-- zstd: CPython with ``zstandard``, level 3, one frame per payload.
+- zstd: CPython with ``zstandard``, level 3, one frame per payload (``zstd_compression``).
 - deflate: zlib container (RFC 1950): CPython ``zlib``; MicroPython ``deflate.DeflateIO`` (compressing needs
-  firmware built with deflate compression; decompressing is more common).
+  firmware built with deflate compression; decompressing is more common) (``deflate_compression``).
 - none: always.
+
+The zstd and deflate code is imported when that compression is first asked about, never at import: a device
+sending uncompressed frames never loads it, and ``import litetel`` loads no C library.
 
 ``decompress`` is bounded: it never produces (or allocates for) more than ``max_size`` + a little, whatever
 the compressed bytes claim, and raises ``CodecError("... exceeds ...")`` beyond it: a 10 KB decompression
@@ -16,8 +19,6 @@ bomb costs nothing.
     True
 """
 
-import io
-
 from litetel import accel
 from litetel.errors import CodecError
 
@@ -28,178 +29,72 @@ NAMES = {"none": NONE, "zstd": ZSTD, "deflate": DEFLATE}
 
 ZSTD_LEVEL = 3
 
+_backends = {}  # comp id -> module with compress(data), decompress(data, max_size), or None when unavailable
 
-def _exceeds(comp_name, max_size):
+
+def exceeds(comp_name, max_size):
+    """The ``CodecError`` for a payload larger than ``max_size`` once decompressed."""
     return CodecError("%s payload exceeds the limit of %d bytes when decompressed" % (comp_name, max_size))
 
 
-# ------------------------------------------------------------------------------------------------ none
-
-
-def _none_compress(data):
-    return bytes(data)
-
-
-def _none_decompress(data, max_size):
-    if len(data) > max_size:
-        raise _exceeds("uncompressed", max_size)
-    return bytes(data)
-
-
-# ------------------------------------------------------------------------------------------------ zstd
-
-try:
-    if accel.MICROPYTHON:
-        raise ImportError("no zstandard on MicroPython")
-    import zstandard as _zstd
-except ImportError:
-    _zstd = None
-
-if _zstd is not None:
-    _zstd_compressor = _zstd.ZstdCompressor(level=ZSTD_LEVEL)  # reused: a new context costs more than compressing
-    _zstd_lock = accel.new_lock()  # a ZstdCompressor must not be used by two threads at once
-
-    def _zstd_compress(data):
-        with _zstd_lock:
-            return _zstd_compressor.compress(data)
-
-    def _zstd_decompress(data, max_size):
-        # The window the decoder may allocate is capped too (2 MB, what level 3 streams use, or the output
-        # bound): a frame claiming a 128 MB window is refused before anything is allocated.
-        window = 1 << max(21, max_size.bit_length())
+def _load(comp_id):
+    if comp_id == ZSTD:
+        if accel.MICROPYTHON:
+            return None
         try:
-            params = _zstd.get_frame_parameters(data)
-            dctx = _zstd.ZstdDecompressor(max_window_size=window)
-            if params.content_size != _zstd.CONTENTSIZE_UNKNOWN:
-                # A declared size is checked, never trusted: zstd verifies the output matches it exactly.
-                if params.content_size > max_size:
-                    raise _exceeds("zstd", max_size)
-                return dctx.decompress(data, allow_extra_data=False)
-            # Unknown size (a streamed frame): measure it with a bounded read, then decode it whole
-            # (which also checks the frame is complete and nothing follows it).
-            produced = len(dctx.stream_reader(data).read(max_size + 1))
-            if produced > max_size:
-                raise _exceeds("zstd", max_size)
-            return dctx.decompress(data, max_output_size=max(produced, 1), allow_extra_data=False)
-        except _zstd.ZstdError as exc:
-            if "too much memory" in str(exc):
-                raise CodecError("zstd frame window exceeds the limit of %d bytes" % window)
-            raise CodecError("zstd: corrupt payload: %s" % exc)
+            from litetel import zstd_compression
+
+            return zstd_compression
+        except ImportError:  # zstandard is not installed
+            return None
+    if comp_id == DEFLATE:
+        try:
+            from litetel import deflate_compression
+
+            return deflate_compression
+        except ImportError:  # a MicroPython firmware without the deflate module
+            return None
+    return None
 
 
-# --------------------------------------------------------------------------------------------- deflate
-
-_zlib = None
-_deflate = None
-_DEFLATE_CAN_COMPRESS = False
-try:
-    import zlib as _zlib
-
-    _DEFLATE_CAN_COMPRESS = True
-except ImportError:
+def _backend(comp_id):
     try:
-        import deflate as _deflate
-
-        _DEFLATE_CAN_COMPRESS = hasattr(_deflate.DeflateIO, "write")
-    except ImportError:
-        pass
-
-
-def _zlib_compress(data):
-    return _zlib.compress(data)
+        return _backends[comp_id]
+    except (KeyError, TypeError):
+        if comp_id not in (ZSTD, DEFLATE):
+            return None
+        found = _backends[comp_id] = _load(comp_id)
+        return found
 
 
-_ZLIB_STEP = 65536
-
-
-def _zlib_decompress(data, max_size):
-    # Small steps in and out: zlib copies the input it has not consumed (unconsumed_tail) and CPython builds
-    # each output by joining blocks (twice its size at peak), so 64 KB steps keep the peak near max_size.
-    dobj = _zlib.decompressobj()
-    view = memoryview(data)
-    pieces = []
-    size = 0
-    at = 0
-    try:
-        while not dobj.eof:
-            source = dobj.unconsumed_tail
-            if not source:
-                if at >= len(view):
-                    break
-                source = view[at : at + _ZLIB_STEP]
-                at += _ZLIB_STEP
-            piece = dobj.decompress(source, min(_ZLIB_STEP, max_size + 1 - size))
-            size += len(piece)
-            if size > max_size:
-                raise _exceeds("deflate", max_size)
-            pieces.append(piece)
-    except _zlib.error as exc:
-        raise CodecError("deflate: corrupt payload: %s" % exc)
-    if not dobj.eof:
-        raise CodecError("deflate: truncated payload")
-    if dobj.unused_data or at < len(view):
-        raise CodecError("deflate: extra data after the stream")
-    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-
-
-def _deflateio_compress(data):
-    out = io.BytesIO()
-    writer = _deflate.DeflateIO(out, _deflate.ZLIB)  # close=False: `out` stays readable
-    writer.write(data)
-    writer.close()
-    return out.getvalue()
-
-
-def _deflateio_decompress(data, max_size):
-    try:
-        reader = _deflate.DeflateIO(io.BytesIO(data), _deflate.ZLIB)
-        out = reader.read(max_size + 1)
-        if out is None:
-            out = b""
-        if len(out) > max_size:
-            raise _exceeds("deflate", max_size)
-        if reader.read(1):  # short reads are allowed by the stream API: make sure the stream has really ended
-            raise _exceeds("deflate", max_size)
-    except CodecError:
-        raise
-    except MemoryError:  # the stream's window (up to 32 KB for CPython's zlib) does not fit in this heap
-        raise CodecError("deflate: not enough memory for the stream's window")
-    except Exception as exc:  # noqa: BLE001 -- OSError(EINVAL) for corrupt or truncated data; its type varies across ports
-        raise CodecError("deflate: corrupt payload: %r" % (exc,))
-    return out
-
-
-# ---------------------------------------------------------------------------------- the chosen strategy
-
-_COMPRESSORS = {NONE: _none_compress}
-_DECOMPRESSORS = {NONE: _none_decompress}
-if _zstd is not None:
-    _COMPRESSORS[ZSTD] = _zstd_compress
-    _DECOMPRESSORS[ZSTD] = _zstd_decompress
-if _zlib is not None:
-    _COMPRESSORS[DEFLATE] = _zlib_compress
-    _DECOMPRESSORS[DEFLATE] = _zlib_decompress
-elif _deflate is not None:
-    if _DEFLATE_CAN_COMPRESS:
-        _COMPRESSORS[DEFLATE] = _deflateio_compress
-    _DECOMPRESSORS[DEFLATE] = _deflateio_decompress
+def _unavailable(comp_id):
+    return CodecError("compression id %r is unknown or unavailable here" % (comp_id,))
 
 
 def available():
     """The compression ids ``compress`` can produce here, e.g. ``[0, 1, 2]`` on CPython with zstandard."""
-    return sorted(_COMPRESSORS)
+    return [comp_id for comp_id in (NONE, ZSTD, DEFLATE) if can_compress(comp_id)]
+
+
+def can_compress(comp_id):
+    """True when ``compress`` produces ``comp_id`` here (loads only that compression's code)."""
+    if comp_id == NONE:
+        return True
+    backend = _backend(comp_id)
+    return backend is not None and (comp_id != DEFLATE or backend.CAN_COMPRESS)
 
 
 def can_decompress(comp_id):
     """True when ``decompress`` handles ``comp_id`` here (MicroPython may inflate without deflating)."""
-    return comp_id in _DECOMPRESSORS
+    return comp_id == NONE or _backend(comp_id) is not None
 
 
 def best_available():
     """The compression a device should use: zstd when accelerations are on, else deflate, else none."""
-    if accel.ENABLED and ZSTD in _COMPRESSORS:
+    comps = available()
+    if accel.ENABLED and ZSTD in comps:
         return ZSTD
-    if DEFLATE in _COMPRESSORS:
+    if DEFLATE in comps:
         return DEFLATE
     return NONE
 
@@ -210,11 +105,11 @@ def compress(comp_id, data):
     >>> compress(NONE, b"abc")
     b'abc'
     """
-    try:
-        compressor = _COMPRESSORS[comp_id]
-    except KeyError:
-        raise CodecError("compression id %r is unknown or unavailable here" % (comp_id,))
-    return compressor(data)
+    if comp_id == NONE:
+        return bytes(data)
+    if not can_compress(comp_id):
+        raise _unavailable(comp_id)
+    return _backends[comp_id].compress(data)
 
 
 def decompress(comp_id, data, max_size):
@@ -225,8 +120,11 @@ def decompress(comp_id, data, max_size):
     ...
     litetel.errors.CodecError: uncompressed payload exceeds the limit of 3 bytes when decompressed
     """
-    try:
-        decompressor = _DECOMPRESSORS[comp_id]
-    except KeyError:
-        raise CodecError("compression id %r is unknown or unavailable here" % (comp_id,))
-    return decompressor(data, max_size)
+    if comp_id == NONE:
+        if len(data) > max_size:
+            raise exceeds("uncompressed", max_size)
+        return bytes(data)
+    backend = _backend(comp_id)
+    if backend is None:
+        raise _unavailable(comp_id)
+    return backend.decompress(data, max_size)

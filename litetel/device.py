@@ -77,7 +77,9 @@ class Device:
         if compression == "auto":
             self.compression = _compression.best_available()
         else:
-            self.compression = _choose(_compression_names(), compression, "compression")
+            self.compression = _choose(_compression.NAMES, compression, "compression")
+            if not _compression.can_compress(self.compression):  # e.g. zstd on MicroPython: fail now
+                raise ValueError("compression %r is not available here" % (compression,))
         if interval_s.__class__ not in (int, float) or not interval_s > 0:
             raise ValueError("interval_s must be a number > 0, got %r" % (interval_s,))
         self.interval_s = interval_s
@@ -286,12 +288,3 @@ class Device:
         if runner is not None:
             self._runner = None
             runner.stop()
-
-
-def _compression_names():
-    # Only those this interpreter can produce: asking for zstd on MicroPython fails at construction.
-    names = {}
-    for name, comp_id in _compression.NAMES.items():
-        if comp_id in _compression.available():
-            names[name] = comp_id
-    return names

@@ -15,7 +15,6 @@ raises ``FrameError`` whose message starts with the reason: ``bad magic``, ``uns
 """
 
 import binascii
-import hashlib
 import struct
 
 from litetel import codecs as _codecs
@@ -77,6 +76,8 @@ def device_hash(device_id):
     >>> device_hash("sat-7").hex()
     'faf1ff0beec0cacb'
     """
+    import hashlib  # here, not at import: OpenSSL's hashlib costs CPython ~3 ms to load, once per Device
+
     return hashlib.sha256(device_id.encode("utf-8")).digest()[:8]
 
 

@@ -7,34 +7,18 @@
         send(frame)
     buf.ack(seq)                     # frees every frame with seq <= seq
 
-File layout, recovery and write pattern: docs/wire-format.md §5. Kept lean: MicroPython compiles it at
-import, and every statement costs parse-tree RAM (the budget is a 64 KB heap).
+The file form's layout, recovery and write pattern (docs/wire-format.md §5) live in ``ring_buffer_file``,
+imported only when ``path`` is given: a RAM buffer on a 64 KB MicroPython heap never loads them.
 """
 
-import binascii
-import os
-import struct
 from array import array
 
 from litetel import accel
 from litetel.errors import FrameError, FrameTooLargeError
 
 HEADER = 48  # frame header size, wire-format §1
-_MAGIC = b"LT\x01"  # frame magic + version 1: what the recovery scan searches for
-FILE_MAGIC = b"LTRB"
-_HEADER_FMT = ">4sB3xII"  # file header: magic, version 1, capacity, data offset; then its crc32 (20 bytes)
-_SLOTS = (32, 48)  # two copies of the state slot: acked u32, floor u32, crc32
-DATA_OFFSET = 64
-_CHUNK = 512  # bytes read at a time while scanning: bounded RAM on small devices
-
-
-def _crc_ok(data, n):
-    # True when the n-byte record at the start of `data` ends with the crc32 of the bytes before it
-    return len(data) >= n and struct.unpack_from(">I", data, n - 4)[0] == binascii.crc32(data[: n - 4])
-
-
-def _with_crc(data):
-    return data + struct.pack(">I", binascii.crc32(data))
+FILE_MAGIC = b"LTRB"  # a ring buffer file starts with it (wire-format §5.1)
+DATA_OFFSET = 64  # where a file's data region starts; a RAM buffer's starts at 0
 
 
 def _zeros(n):
@@ -72,7 +56,9 @@ class RingBuffer:
         if path is None:
             self._mem = memoryview(bytearray(capacity))
         else:
-            self._open()
+            from litetel.ring_buffer_file import open_file
+
+            self._file = open_file(self, path)
 
     def append(self, frame):
         """Store an intact frame carrying next_seq -> its seq, or None when full and rejected."""
@@ -80,7 +66,7 @@ class RingBuffer:
         n = len(frame)
         # A file verifies the CRC: a damaged frame would otherwise vanish at the next reopen. In RAM the check
         # would allocate per append (memoryview slices); the gateway still rejects a bad CRC, counted.
-        if self._file is not None and not _crc_matches(frame):
+        if self._file is not None and not self._file.crc_matches(frame):
             raise FrameError("frame seq %d fails its CRC" % seq)
         room = self.capacity - self._start
         if n > room:
@@ -202,117 +188,18 @@ class RingBuffer:
     def _write(self, off, data):
         if self._file is None:
             self._mem[off : off + len(data)] = data
-            return
-        f = self._file
-        f.seek(off)
-        f.write(data)
-        f.flush()
-        if hasattr(os, "fsync"):  # MicroPython has none; its flush reaches the filesystem
-            os.fsync(f.fileno())
+        else:
+            self._file.write(off, data)
 
     def _read(self, off, n):
         if self._file is None:
             return bytes(self._mem[off : off + n])
-        self._file.seek(off)
-        return self._file.read(n)
+        return self._file.read(off, n)
 
     def _save(self):
-        # Both copies, one after the other: a torn write or a flipped bit damages at most one.
         # floor: the lowest seq still held; everything below is acked or dropped.
         if self._file is not None:
-            floor = self._seqs[self._first] if self.pending else self.next_seq
-            slot = _with_crc(struct.pack(">II", self.acked, floor))
-            for at in _SLOTS:
-                self._write(at, slot)
-
-    def _open(self):
-        # Open or create the file and recover its frames (wire-format §5.3).
-        try:
-            self._file = open(self.path, "r+b")  # noqa: SIM115 (open for the buffer's lifetime)
-        except OSError:
-            open(self.path, "wb").close()  # MicroPython's "r+b" cannot create
-            self._file = open(self.path, "r+b")  # noqa: SIM115 (open for the buffer's lifetime)
-        head = self._read(0, DATA_OFFSET)
-        old = _file_capacity(head) or 0  # 0: new or damaged header
-        limit = min(os.stat(self.path)[6], max(old, self.capacity))
-        # The most advanced intact copy of the state slot; (0, 1) when neither is intact.
-        self.acked, floor = 0, 1
-        for at in _SLOTS:
-            if _crc_ok(head[at:], 12):
-                acked, fl = struct.unpack_from(">II", head, at)
-                if acked < fl and (fl, acked) > (floor, self.acked):
-                    self.acked, floor = acked, fl
-        found = self._scan(floor, limit)
-        if old != self.capacity:
-            self._write(0, _with_crc(struct.pack(_HEADER_FMT, FILE_MAGIC, 1, self.capacity, DATA_OFFSET)))
-        size = os.stat(self.path)[6]
-        while size < self.capacity:  # preallocate: the file never grows after this
-            n = min(_CHUNK, self.capacity - size)
-            self._write(size, bytes(n))
-            size += n
-        if size > self.capacity and hasattr(self._file, "truncate"):  # MicroPython files cannot shrink
-            self._file.truncate(self.capacity)
-        self._rebuild(floor, *found)
-
-    def _scan(self, floor, limit):
-        # Every intact frame with seq >= floor before `limit`: a full scan trusts no pointer. The limit covers
-        # an old, larger capacity too, so a shrunk buffer's next_seq still passes every seq the file held.
-        offs, seqs, lens = array("I"), array("I"), array("I")
-        pos = self._start
-        while pos + HEADER <= limit:
-            chunk = self._read(pos, min(_CHUNK, limit - pos))
-            i = chunk.find(_MAGIC)
-            if i < 0:
-                pos += len(chunk) - 2  # the magic may straddle two chunks
-                continue
-            pos += i
-            found = self._intact_at(pos, floor, limit)
-            if found:
-                offs.append(pos)
-                seqs.append(found[0])
-                lens.append(found[1])
-                pos += found[1]  # no other live frame starts inside this one
-            else:
-                pos += 1
-        return offs, seqs, lens
-
-    def _rebuild(self, floor, offs, seqs, lens):
-        # Index the frames in seq order. Live frames lie one after another around the circle from the oldest;
-        # a frame that breaks this (or lies past a shrunk capacity) is damage.
-        region = self.capacity - self._start
-        base = reach = top = 0
-        for i in sorted(range(len(seqs)), key=lambda j: seqs[j]):
-            top = seqs[i]
-            if not self.pending:
-                base = offs[i]
-            rel = (offs[i] - base) % region
-            fits = offs[i] + lens[i] <= self.capacity and reach <= rel <= region - lens[i]
-            if fits and seqs[i] >= self.next_seq:  # a seq already indexed is a copy: seqs strictly increase
-                self._index(offs[i], seqs[i], lens[i])
-                reach = rel + lens[i]
-        self.next_seq = max(floor, top + 1)
-        self.corrupt = self.next_seq - floor - self.pending  # seqs missing between floor and the newest
-        self._save()
-
-    def _intact_at(self, off, floor, limit):
-        # (seq, length) of the intact frame at `off` when its seq >= floor, else None
-        head = self._read(off, HEADER)
-        if len(head) < HEADER:
-            return None
-        (seq,) = struct.unpack_from(">I", head, 20)
-        plen, crc = struct.unpack_from(">II", head, 40)
-        n = HEADER + plen
-        if seq < floor or off + n > limit:
-            return None
-        running = binascii.crc32(head[:44])
-        done = HEADER
-        while done < n:
-            piece = self._read(off + done, min(_CHUNK, n - done))
-            if not piece:
-                return None
-            running = binascii.crc32(piece, running)
-            done += len(piece)
-        return (seq, n) if running == crc else None
+            self._file.save(self.acked, self._seqs[self._first] if self.pending else self.next_seq)
 
 
 def _u32(b, i):
@@ -330,16 +217,3 @@ def _frame_seq(frame):
     if n != HEADER + _u32(frame, 40):
         raise FrameError("frame is %d bytes but its header says %d" % (n, HEADER + _u32(frame, 40)))
     return _u32(frame, 20)
-
-
-def _crc_matches(frame):
-    mv = memoryview(frame)
-    return binascii.crc32(mv[HEADER:], binascii.crc32(mv[:44])) == _u32(frame, 44)
-
-
-def _file_capacity(head):
-    # The capacity recorded in an intact file header, else None
-    if not _crc_ok(head, 20):
-        return None
-    magic, version, capacity, data_offset = struct.unpack_from(_HEADER_FMT, head, 0)
-    return capacity if magic == FILE_MAGIC and version == 1 and data_offset == DATA_OFFSET else None

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from litetel import codecs
+from litetel import cbor_c, codecs
 from litetel.errors import CodecError
 
 BATCH = [None, [0, [1, -2, 3.25, "a"], 1, 2**64 - 1, 2, -(2**63), 3, [1, 2.5, b"\x00"]], {"k": True}]
@@ -64,10 +64,10 @@ def test_cbor_c_path_refuses_semantic_tags_the_pure_twin_refuses():
 
 
 def test_check_data_model():
-    codecs.check_data_model(BATCH)
-    codecs.check_data_model((1, bytearray(b"x")), encoding=True)
+    cbor_c.check_data_model(BATCH)
+    cbor_c.check_data_model((1, bytearray(b"x")), encoding=True)
     with pytest.raises(CodecError):
-        codecs.check_data_model((1, 2))  # decoders never produce tuples
+        cbor_c.check_data_model((1, 2))  # decoders never produce tuples
     with pytest.raises(CodecError):
-        codecs.check_data_model(-(2**63) - 1, encoding=True)
-    codecs.check_data_model(-(2**64))  # CBOR's widest negative decodes
+        cbor_c.check_data_model(-(2**63) - 1, encoding=True)
+    cbor_c.check_data_model(-(2**64))  # CBOR's widest negative decodes

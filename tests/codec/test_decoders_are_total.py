@@ -11,15 +11,15 @@ from codec_model import batches, same
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from litetel import cbor_pure, codecs, msgpack_pure
+from litetel import cbor_c, cbor_pure, codecs, msgpack_c, msgpack_pure
 from litetel.errors import CodecError
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # name -> (encode to valid bytes, decoders that must be total)
 DECODERS = {
-    "msgpack": (msgpack_pure.packb, [msgpack_pure.unpackb, codecs._msgpack_c_decode]),
-    "cbor": (cbor_pure.dumps, [cbor_pure.loads, codecs._cbor_c_decode]),
+    "msgpack": (msgpack_pure.packb, [msgpack_pure.unpackb, msgpack_c.decode]),
+    "cbor": (cbor_pure.dumps, [cbor_pure.loads, cbor_c.decode]),
 }
 
 
@@ -91,4 +91,6 @@ def test_known_bad_inputs(name, data):
 
 def test_c_paths_are_the_ones_checked():
     # The C-library wrappers are exercised above; make sure this environment really has them.
-    assert codecs._msgpack is msgpack and codecs._cbor2 is cbor2
+    assert msgpack_c.msgpack is msgpack and cbor_c.cbor2 is cbor2
+    assert codecs.implementation(codecs.MSGPACK)[2] is msgpack_c.decode
+    assert codecs.implementation(codecs.CBOR)[2] is cbor_c.decode
