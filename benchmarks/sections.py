@@ -176,7 +176,7 @@ def wire_section(r):
             "(`benchmarks/reference_workload.py`): 1,000 data points. Each interval is one payload, "
             "compressed on its own. litetel counts whole frames (48-byte header included) with its series "
             "dictionary, amortized over the 10 intervals; OTLP is the SDK's own `encode_metrics` output; "
-            "Prometheus is one scrape per interval."
+            "Prometheus is one scrape per interval. Deterministic (seeded): one sample each."
         ),
         "",
     ] + table(["payload", "B/point", "bytes, 10 intervals", "× OTLP delta + zstd-3"], rows)
