@@ -1,4 +1,4 @@
-"""ASGI middleware recording OpenTelemetry HTTP server metrics through litetel (CPython only).
+"""ASGI middleware recording OpenTelemetry HTTP server metrics and a server span per request (CPython only).
 
     from litetel.asgi import LitetelMiddleware
     app = LitetelMiddleware(app, device)          # or FastAPI: app.add_middleware(LitetelMiddleware, device=device)
@@ -11,9 +11,15 @@ never the raw path: raw paths would explode cardinality), ``http.response.status
 
 Bound series handles are cached per (method, route, status, scheme), so a request costs two bound records and
 one dict lookup. The core never imports this module.
+
+Each request also runs inside a ``SERVER`` span named ``"{method} {route}"`` (tracer ``litetel.asgi``) with
+the same attributes; an incoming W3C ``traceparent`` header makes it a child of the caller's span, and the
+application's own spans and log records become its children. ``tracing=False`` turns spans off.
 """
 
 import time
+
+from litetel.tracing import SERVER
 
 # Boundaries advised by the OTel HTTP semantic conventions for http.server.request.duration.
 HTTP_DURATION_BOUNDARIES = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
@@ -31,8 +37,9 @@ def _route_of(scope):
 class LitetelMiddleware:
     """Pure ASGI middleware: wraps ``app`` and records duration and count of every HTTP request."""
 
-    def __init__(self, app, device, meter_name="litetel.asgi", max_series=None):
+    def __init__(self, app, device, meter_name="litetel.asgi", max_series=None, tracing=True):
         self.app = app
+        self._tracer = device.tracer(meter_name) if tracing else None
         meter = device.meter(meter_name)
         self._duration = meter.histogram(
             "http.server.request.duration",
@@ -70,18 +77,53 @@ class LitetelMiddleware:
             return
         started = time.perf_counter()
         status = [500]
+        method = scope.get("method", "_OTHER")
+        if method not in _METHODS:
+            method = "_OTHER"  # semantic conventions: unknown methods collapse to one value
+        scheme = scope.get("scheme", "http")
+        span = None
+        if self._tracer is not None:
+            span = self._tracer.start_span(method, {"http.request.method": method, "url.scheme": scheme},
+                                           parent=_traceparent(scope), kind=SERVER)
+            span.__enter__()  # current for the application: its spans and logs are children
 
         async def send_with_status(message):
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
             await send(message)
 
+        error = None
         try:
             await self.app(scope, receive, send_with_status)
+        except BaseException as exc:
+            error = exc
+            raise
         finally:
-            method = scope.get("method", "_OTHER")
-            if method not in _METHODS:
-                method = "_OTHER"  # semantic conventions: unknown methods collapse to one value
-            duration, count = self._series(method, _route_of(scope), status[0], scope.get("scheme", "http"))
+            route = _route_of(scope)
+            duration, count = self._series(method, route, status[0], scheme)
+            # Recorded while the span is current: a histogram exemplar links the latency to this trace.
             duration.record(time.perf_counter() - started)
             count.add(1)
+            if span is not None:
+                _finish_span(span, route, status[0], error)
+
+
+def _traceparent(scope):
+    """The request's ``traceparent`` header value, or None (a new trace)."""
+    for name, value in scope.get("headers") or ():
+        if name == b"traceparent":
+            return value.decode("latin-1")
+    return None
+
+
+def _finish_span(span, route, status, error):
+    if route is not None:
+        span.name = "%s %s" % (span.name, route)  # semantic conventions: "{method} {route}"
+        span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if error is not None:
+        span.__exit__(type(error), error, None)  # records the exception, status error
+        return
+    if status >= 500:
+        span.set_status_error()  # server errors only: a 4xx is the client's, the span is not in error
+    span.__exit__(None, None, None)

@@ -6,6 +6,10 @@ Run it (with a gateway listening, see the repository README):
         uvicorn app:app --app-dir examples/fastapi_model_server
 
 Without LITETEL_ENDPOINT the server records into its in-RAM ring buffer only.
+
+Metrics, traces and logs are linked: each request is a server span (the middleware; it continues an incoming
+``traceparent``), the inference a child span, the log records carry their trace and span ids, and the
+latency histograms keep exemplars pointing at the span of a recent measurement.
 """
 
 import asyncio
@@ -14,7 +18,7 @@ import random
 import time
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 
 import litetel
 from litetel.asgi import LitetelMiddleware
@@ -26,6 +30,8 @@ device = litetel.Device(
     key=bytes.fromhex(os.environ["LITETEL_KEY"]) if os.environ.get("LITETEL_KEY") else None,
 )
 meter = device.meter("model_server")
+tracer = device.tracer("model_server")
+log = device.logger("model_server")
 
 # The seed's custom metrics, same names as its OpenTelemetry version.
 inference_duration = meter.histogram(
@@ -43,7 +49,9 @@ class Model:
     async def predict(self, data):
         await asyncio.sleep(random.uniform(0.0005, 0.003))
         values = data.get("values", [])
-        return {"prediction": sum(values) / len(values) if values else 0.0}
+        if not values:
+            raise ValueError("no values to predict from")
+        return {"prediction": sum(values) / len(values)}
 
 
 model = Model()
@@ -64,8 +72,21 @@ app.add_middleware(LitetelMiddleware, device=device)
 
 @app.post("/deployments/{deployment_id}/compute")
 async def inference(deployment_id: str, data: dict):
+    attrs = {"deployment_id": deployment_id, "model_name": "my_model"}
     start = time.perf_counter()
-    result = await model.predict(data)
-    inference_duration.record(time.perf_counter() - start, {"deployment_id": deployment_id, "model_name": "my_model"})
+    with tracer.span("inference", {"deployment.id": deployment_id, "model.name": "my_model"}) as span:
+        try:
+            result = await model.predict(data)
+        except ValueError as exc:
+            span.set_status_error(str(exc))
+            log.error("inference failed", {"deployment.id": deployment_id, "error": str(exc)})
+            result = None
+        else:
+            # inside the span: the histogram keeps this measurement's trace as an exemplar
+            inference_duration.record(time.perf_counter() - start, attrs)
+            log.info("inference done", {"deployment.id": deployment_id, "prediction": result["prediction"]})
+    if result is None:
+        inference_counter.add(1, {"deployment_id": deployment_id, "status": "error"})
+        raise HTTPException(status_code=422, detail="no values to predict from")
     inference_counter.add(1, {"deployment_id": deployment_id, "status": "success"})
     return result

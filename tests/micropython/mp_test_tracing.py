@@ -1,0 +1,115 @@
+# heapsize: 64K
+# Tracing and logging on the real MicroPython under a 64 KB heap, together with a few metrics: spans nest
+# (current-span stack), ids and parentage, traceparent in and out, samplers, bounded buffers with drop
+# counters, and the frame carries spans (payload element 2) and log records (element 3).
+import gc
+
+from mpcheck import check, check_eq, done
+
+from litetel.ring_buffer import RingBuffer
+
+ring = RingBuffer(capacity=4096)  # first: a contiguous block is easiest to find before the imports fragment the heap
+
+from litetel import frame
+from litetel.device import Device
+
+dev = Device("mp-tracing", max_spans=4, max_logs=3, buffer=ring)
+meter = dev.meter("app")
+requests = meter.counter("app.requests", unit="{request}")
+temperature = meter.gauge("app.temperature", unit="Cel")
+latency = meter.histogram("app.latency", unit="ms", boundaries=(10, 100))
+tracer = dev.tracer("app", "1.0")
+log = dev.logger("app")
+
+with tracer.span("inference", {"deployment.id": "d-42"}) as root:
+    root.set_attribute("model.name", "resnet")
+    root.add_event("cache_miss")
+    requests.add(1, {"route": "/a"})
+    latency.record(42)
+    with tracer.span("load") as child:
+        log.warning("battery low", {"battery.percent": 9})
+    try:
+        with tracer.span("fails"):
+            raise ValueError("boom")
+    except ValueError:
+        pass
+temperature.set(41)
+log.info("outside")
+
+check_eq(len(root.trace_id), 16, "trace id size")
+check_eq(len(root.span_id), 8, "span id size")
+check(child.parent_id == root.span_id and child.trace_id == root.trace_id, "child of root")
+check(root.parent_id is None, "root has no parent")
+check(root.end_us >= child.end_us >= child.start_us >= root.start_us, "nested times")
+
+from litetel.trace_context import current_span, format_traceparent, parse_traceparent
+
+check(current_span() is None, "no current span after the with blocks")
+tp = format_traceparent(root)
+check_eq(parse_traceparent(tp), (root.trace_id, root.span_id, 1), "traceparent round trip")
+check(parse_traceparent("00-" + "0" * 32 + "-00f067aa0ba902b7-01") is None, "zero trace id refused")
+remote = tracer.start_span("remote", parent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+check_eq(remote.trace_id.hex(), "4bf92f3577b34da6a3ce929d0e0e4736", "remote trace id")
+check_eq(remote.parent_id.hex(), "00f067aa0ba902b7", "remote parent")
+remote.end()
+
+from litetel import sampling
+
+off = dev.tracer("off", sampler=sampling.always_off)
+with off.span("never") as never:
+    with tracer.span("child of unsampled") as follows:
+        pass
+check(not never.sampled and not follows.sampled, "parent-based follows an unsampled parent")
+half = sampling.ratio(0.5)
+check(half(bytes(16), None) and not half(b"\xff" * 16, None), "ratio decides from the trace id")
+
+gc.collect()
+body = dev._build_payload()
+dict_delta, points, spans, logs = body
+strings = dict_delta[1]
+names = sorted([strings[s[4]] for s in spans])
+check_eq(names, ["fails", "inference", "load", "remote"], "4 sampled spans kept (max_spans=4)")
+check_eq(len(logs), 2, "two log records")
+warn = [r for r in logs if r[3] == "battery low"][0]
+check_eq(warn[2], 13, "WARN severity")
+check(warn[5] == root.trace_id and warn[6] == child.span_id, "log linked to the current span")
+fails = [s for s in spans if strings[s[4]] == "fails"][0]
+check_eq(fails[10], 2, "error status")
+check_eq(fails[11], "ValueError: boom", "status message")
+check(len(points) == 6, "3 series of metrics in the same payload")
+
+# A full buffer drops and counts.
+for i in range(6):
+    with tracer.span("burst"):
+        log.debug("burst")
+gc.collect()
+free_before = gc.mem_free()
+f = dev.collect()
+header, payload, _ = frame.parse_frame(f)
+d, pts, spans, logs = frame.decode_payload(header, payload)
+check_eq(len(spans), 4, "max_spans per interval")
+check_eq(len(logs), 3, "max_logs per interval")
+dropped = {}
+for inst in dev.dictionary.instruments:
+    for gid, key in inst._series_since(0):
+        dropped[gid] = inst.name
+got = {}
+for j in range(0, len(pts), 2):
+    got[dropped[pts[j]]] = pts[j + 1]
+check_eq(got.get("litetel.device.spans.dropped"), 2, "dropped spans counted")
+check_eq(got.get("litetel.device.logs.dropped"), 3, "dropped logs counted")
+
+# Steady state on the 64 KB heap: many intervals, memory does not grow.
+gc.collect()
+base = gc.mem_free()
+for interval in range(20):
+    for i in range(4):
+        with tracer.span("work", {"i": i}) as s:
+            requests.add(1, {"route": "/a"})
+            log.info("tick", {"i": i})
+    dev.collect()
+    dev.buffer.ack(dev.buffer.next_seq - 1)
+gc.collect()
+check(gc.mem_free() > base - 2048, "steady state: heap does not grow (%d -> %d)" % (base, gc.mem_free()))
+print("heap free at the end:", gc.mem_free())
+done()
