@@ -104,7 +104,7 @@ def test_span_refusals_name_their_reason():
     with_field = changed(body[2][0])
     limits = Limits()
     assert reason(validate_spans, {"not": "a list"}, d, limits) == "schema"
-    assert reason(validate_spans, [good[:12]], d, limits) == "schema"
+    assert reason(validate_spans, [body[2][0][:12]], d, limits) == "schema"
     assert reason(validate_spans, with_field(1, bytes(16)), d, limits) == "schema"  # zero trace id
     assert reason(validate_spans, with_field(2, b"short"), d, limits) == "schema"
     assert reason(validate_spans, with_field(3, "not bytes"), d, limits) == "schema"
