@@ -103,6 +103,9 @@ class Device:
         self._dropped = self.meter(SELF_SCOPE).counter(
             "litetel.device.frames.dropped", unit="{frame}", description="Frames the device lost, by reason")
         self._drop_reasons = {}
+        lost = getattr(self.buffer, "corrupt", 0)  # frames a file buffer found lost when it was opened
+        if lost:
+            self.count_drop("corrupt", lost)
         self._signals = {}  # "spans"/"logs" -> SignalBuffer, made with the first tracer/logger
         self._emitters = {}  # (kind, name, version) -> Tracer or Logger
 

@@ -141,6 +141,27 @@ def test_a_full_buffer_counts_the_frames_it_drops():
     assert dev.buffer.dropped > 3
 
 
+def test_frames_a_file_buffer_lost_before_opening_are_counted_corrupt(tmp_path):
+    path = str(tmp_path / "dev.rb")
+    dev = Device("d6c", buffer=RingBuffer(capacity=4096, path=path))
+    c = dev.meter("m").counter("c")
+    offsets = []
+    for _ in range(3):
+        c.add(1)
+        offsets.append(dev.buffer._tail)  # where the next frame goes (no wrap in 4 KB)
+        dev.collect()
+    dev.buffer.close()
+    with open(path, "r+b") as f:  # the middle frame damaged (a flipped byte in its payload) while off
+        f.seek(offsets[1] + frames.HEADER_SIZE)
+        byte = f.read(1)
+        f.seek(offsets[1] + frames.HEADER_SIZE)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    reopened = Device("d6c", buffer=RingBuffer(capacity=4096, path=path))
+    assert reopened.buffer.corrupt == 1
+    got = Replica().apply(reopened.collect())
+    assert got == {(DROPPED, (("reason", "corrupt"),)): 1}
+
+
 def test_a_frame_too_large_for_the_buffer_is_counted():
     dev = Device("d7", buffer=RingBuffer(capacity=200), compression="none")
     g = dev.meter("m").gauge("g", max_series=100)
