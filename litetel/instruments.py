@@ -1,7 +1,8 @@
-"""Instruments and their series handles: ``Counter``, ``UpDownCounter``, ``Gauge``, ``Histogram``.
+"""Instruments and their series handles: ``Counter``, ``UpDownCounter``, ``Gauge`` (``Histogram`` is in
+``histogram.py``, on the same ``_Instrument`` base).
 
-An instrument keeps one *series* per distinct attribute set, up to ``max_series``; past that, measurements
-go to one overflow series whose only attribute is ``otel.metric.overflow=True`` (OTel "Cardinality limits").
+An instrument keeps one *series* per distinct attribute set, up to ``max_series``; past that, measurements go
+to one overflow series whose only attribute is ``otel.metric.overflow=True`` (OTel "Cardinality limits").
 Values live in ``array`` columns (one slot per series) grown a few series at a time, and are aggregated as
 deltas: ``collect()`` reads and resets every series recorded in the interval.
 
@@ -24,29 +25,11 @@ from litetel.accel import MICROPYTHON, new_lock
 from litetel.dictionary import canonical_key
 from litetel.errors import InstrumentError
 
-try:
-    from bisect import bisect_left as _bisect  # C on CPython
-except ImportError:  # MicroPython
-
-    def _bisect(seq, v):
-        # First index whose boundary is >= v; a while loop over ints allocates nothing on MicroPython.
-        lo = 0
-        hi = len(seq)
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if seq[mid] < v:
-                lo = mid + 1
-            else:
-                hi = mid
-        return lo
-
-
 COUNTER = 0
 UPDOWN_COUNTER = 1
 GAUGE = 2
 HISTOGRAM = 3
 
-DEFAULT_BOUNDARIES = (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000)
 OVERFLOW_KEY = ("otel.metric.overflow", True)
 
 # The range of an array('l') element on this port: 64-bit here, 32-bit on most microcontrollers. An integer
@@ -80,11 +63,6 @@ def as_number(v, name):
 
 def finite(v):
     return v - v == 0  # false for NaN and +-inf
-
-
-def _floor(b):
-    n = int(b)
-    return n - 1 if n > b else n
 
 
 # ------------------------------------------------------------------------------------------ instruments
@@ -393,141 +371,3 @@ class Gauge(_Scalar):
         if dirty == _GAUGE_INT:
             return self._ints[i]
         return self._floats[i]
-
-
-# ----------------------------------------------------------------------------------------- histogram
-
-_HAS_INT = 1
-_HAS_FLOAT = 2
-
-
-class HistogramHandle(_Handle):
-    """A series of a ``Histogram``: ``record(v)``."""
-
-    __slots__ = ("_base", "_buckets", "_icols", "_fcols")
-
-    def __init__(self, inst, i):
-        _Handle.__init__(self, inst, i)
-        self._base = i * inst._nbuckets
-        self._buckets = inst._buckets
-        self._icols = inst._icols
-        self._fcols = inst._fcols
-
-    def record(self, v):
-        """Record one measurement (int or float, finite). ``latency.bind(attrs).record(0.012)``"""
-        # Ints and floats have their own columns (boundaries, sum, min, max): an int never meets a float,
-        # which would allocate on MicroPython; a float sum needs no range check.
-        t = v.__class__
-        if t is float and v - v == 0.0:
-            cols = self._fcols
-            kind = _HAS_FLOAT
-            b = self._base + _bisect(cols[0], v)
-            i = self._i
-            self._lock.acquire()
-            self._buckets[b] += 1
-            cols[1][i] += v
-        elif t is int and _LMIN <= v <= _LMAX:
-            cols = self._icols
-            kind = _HAS_INT
-            b = self._base + _bisect(cols[0], v)
-            i = self._i
-            self._lock.acquire()
-            self._buckets[b] += 1
-            s = cols[1][i] + v
-            if _LMIN <= s <= _LMAX:
-                cols[1][i] = s
-            else:
-                cols[1][i] = 0
-                self._inst._spill(i, s)
-        else:
-            return self._inst._record_other(self._i, v)
-        d = self._dirty
-        if d[i] & kind:
-            if v < cols[2][i]:
-                cols[2][i] = v
-            elif v > cols[3][i]:
-                cols[3][i] = v
-        else:
-            cols[2][i] = v
-            cols[3][i] = v
-            d[i] |= kind
-        self._lock.release()
-
-
-class Histogram(_Instrument):
-    """Bucket counts, count, sum, min and max per interval: ``latency.record(0.012, attrs)``.
-
-    Bucket ``i`` counts ``boundaries[i-1] < v <= boundaries[i]``; there are ``len(boundaries) + 1``.
-    """
-
-    kind = HISTOGRAM
-    _handle_class = HistogramHandle
-
-    def __init__(self, dictionary, scope_id, name, unit, description, max_series, boundaries=DEFAULT_BOUNDARIES):
-        self._bounds = boundaries
-        self._nbuckets = len(boundaries) + 1
-        self._buckets = array("l")
-        # (boundaries, sum, min, max) per measurement type. The int boundaries are the floors of the real
-        # ones: for an int v, v <= b exactly when v <= floor(b).
-        ibounds = tuple([_floor(b) for b in boundaries])
-        if ibounds == boundaries and all(b.__class__ is int for b in boundaries):
-            ibounds = boundaries  # integral boundaries (OTel's defaults): one tuple serves both
-        self._icols = (ibounds, array("l"), array("l"), array("l"))
-        self._fcols = (boundaries, array("d"), array("d"), array("d"))  # a float against an int: exact
-        _Instrument.__init__(self, dictionary, scope_id, name, unit, description, max_series)
-
-    @property
-    def boundaries(self):
-        return self._bounds
-
-    def record(self, v, attrs=None):
-        """Record ``v`` into the series of ``attrs``."""
-        e = self._cache.get(id(attrs))
-        if e is None or e[0] != attrs:
-            e = self._cache_miss(attrs)
-        e[1].record(v)
-
-    def _grow(self, n):
-        _Instrument._grow(self, n)
-        self._buckets.extend(array("l", [0] * (n * self._nbuckets)))
-        for col in self._icols[1:]:
-            col.extend(array("l", [0] * n))
-        for col in self._fcols[1:]:
-            col.extend(array("d", [0.0] * n))
-
-    def _record_other(self, i, v):
-        v = as_number(v, self.name)
-        if not finite(v):
-            raise InstrumentError("%s: %r is not a finite number" % (self.name, v))
-        if v.__class__ is int and not _LMIN <= v <= _LMAX:
-            v = float(v)  # beyond this port's int column
-        HistogramHandle(self, i).record(v)
-
-    def _take(self, i, dirty):
-        nb = self._nbuckets
-        base = i * nb
-        buckets = self._buckets
-        first = -1
-        last = 0
-        count = 0
-        for b in range(nb):
-            c = buckets[base + b]
-            if c:
-                if first < 0:
-                    first = b
-                last = b
-                count += c
-        point = [count, 0, first]
-        for b in range(first, last + 1):
-            point.append(buckets[base + b])
-            buckets[base + b] = 0
-        total = 0
-        lo = hi = None
-        for kind, cols in ((_HAS_INT, self._icols), (_HAS_FLOAT, self._fcols)):
-            if dirty & kind:
-                total += cols[1][i]
-                cols[1][i] = 0
-                lo = cols[2][i] if lo is None else min(lo, cols[2][i])
-                hi = cols[3][i] if hi is None else max(hi, cols[3][i])
-        point[1:2] = [self._with_spill(i, total), lo, hi]
-        return point

@@ -12,7 +12,8 @@ OTel); the same name with another kind, unit or histogram boundaries is an ``Ins
 
 from litetel.accel import new_lock
 from litetel.errors import InstrumentError
-from litetel.instruments import DEFAULT_BOUNDARIES, Counter, Gauge, Histogram, UpDownCounter, as_number, finite
+from litetel.histogram import DEFAULT_BOUNDARIES, Histogram
+from litetel.instruments import Counter, Gauge, UpDownCounter, as_number, finite
 
 
 class Meter:

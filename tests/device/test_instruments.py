@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from litetel.errors import InstrumentError
-from litetel.instruments import DEFAULT_BOUNDARIES
+from litetel.histogram import DEFAULT_BOUNDARIES
 
 A = {"http.route": "/api", "http.request.method": "GET"}
 A_KEY = (("http.request.method", "GET"), ("http.route", "/api"))
