@@ -178,7 +178,7 @@ def gateway_metrics(gateway):
     status, body = gateway.get("/metrics")
     assert status == 200, "GET /metrics answered %s" % status
     values = {}
-    pattern = re.compile(r'^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+    pattern = re.compile(r"^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{(.*)\})? (\S+)$")
     for line in body.decode().splitlines():
         match = pattern.match(line)
         if not match or line.startswith("#"):
@@ -190,7 +190,7 @@ def gateway_metrics(gateway):
 
 def metric(values, name, **labels):
     """Sum of the samples of ``name`` whose labels include ``labels`` (from ``gateway_metrics``)."""
-    want = set((k, str(v)) for k, v in labels.items())
+    want = {(k, str(v)) for k, v in labels.items()}
     return sum(v for (n, ls), v in values.items() if n == name and want <= set(ls))
 
 
@@ -284,7 +284,8 @@ def read_device_log(path):
     """The power-loss device's log → (committed truths [(seq, items, count, sum)], starts, finished)."""
     intents, committed, starts, finished = {}, [], 0, False
     try:
-        lines = open(path).read().splitlines()
+        with open(path) as f:
+            lines = f.read().splitlines()
     except OSError:
         return committed, starts, finished
     for line in lines:
@@ -306,7 +307,8 @@ def read_device_log(path):
 def _settle_last_intent(log_path, buffer):
     """After a kill: the frame announced last (``I seq``) was committed iff the buffer's seq moved past it."""
     try:
-        lines = open(log_path).read().splitlines()
+        with open(log_path) as f:
+            lines = f.read().splitlines()
     except OSError:
         return
     last = None

@@ -65,7 +65,9 @@ def test_collector_outage_queues_on_disk_then_delivers_in_order(rotel, make_gate
 
     post_for(2.0)  # warm up: the gateway has seen these devices, exported, and reached its working size
     for dev in devices:
-        wait_until(lambda: arrived(rotel.points(), dev.device_id) == dev.truth(), 30, "warm-up delivery")
+        wait_until(
+            lambda dev=dev: arrived(rotel.points(), dev.device_id) == dev.truth(), 30, "warm-up delivery"
+        )
     baseline_kb = rss_kb(gateway.pid)
     db_before = _db_bytes(gateway.data_dir)
 
@@ -85,14 +87,16 @@ def test_collector_outage_queues_on_disk_then_delivers_in_order(rotel, make_gate
     rotel.start()
     for dev in devices:
         want = dev.truth()
-        wait_until(lambda: arrived(rotel.points(), dev.device_id) == want, 90,
+        wait_until(lambda dev=dev, want=want: arrived(rotel.points(), dev.device_id) == want, 90,
                    "rotel totals of %s to equal %r after the outage" % (dev.device_id, want))  # fmt: skip
     caught_up_s = time.time() - restarted
     assert drain([d.device for d in devices], 5)
     points = rotel.points()
     assert repeated_points(points, set(ids)) == []
     assert _out_of_order(points, set(ids)) == []
-    wait_until(lambda: metric(gateway_metrics(gateway), "litetel_gateway_queue_frames") == 0, 30, "empty queue")
+    wait_until(
+        lambda: metric(gateway_metrics(gateway), "litetel_gateway_queue_frames") == 0, 30, "empty queue"
+    )
 
     growth_kb = rss.max_kb - baseline_kb
     figures = Figures("collector_outage")

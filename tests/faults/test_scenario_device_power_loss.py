@@ -51,7 +51,9 @@ def _power_loss_run(tmp_path, rotel, make_gateway, interpreter, env, device_id, 
         assert proc.poll() is None, "the device process ended early:\n" + log_out.read_text()[-2000:]
         kill_process(proc)
         lived.append(alive_s)
-    final = spawn(_command(interpreter, tmp_path, device_id, gateway.url, 20, 999), log_out, env=env, cwd=ROOT)
+    final = spawn(
+        _command(interpreter, tmp_path, device_id, gateway.url, 20, 999), log_out, env=env, cwd=ROOT
+    )
     assert final.wait(180) == 0, "the last run failed:\n" + log_out.read_text()[-3000:]
     committed, starts, finished = read_device_log(tmp_path / "device.log")
     assert finished and starts == kills + 1
@@ -62,18 +64,18 @@ def _power_loss_run(tmp_path, rotel, make_gateway, interpreter, env, device_id, 
     values = gateway_metrics(gateway)
     rejected = metric(values, "litetel_gateway_frames_in_total", result="reject")
     device_drops = rotel.total("litetel.device.frames.dropped", **{"device.id": device_id})
-    figures = dict(
-        kills=kills,
-        frames_committed=len(committed),
-        seqs_committed_unique=len({c[0] for c in committed}),
-        counter_total=want[0],
-        histogram_count=want[1],
-        gateway_frames_ok=metric(values, "litetel_gateway_frames_in_total", result="ok"),
-        gateway_frames_dup=metric(values, "litetel_gateway_frames_in_total", result="dup"),
-        gateway_frames_rejected=rejected,
-        device_frames_dropped=device_drops,
-        mean_seconds_alive=round(sum(lived) / len(lived), 2),
-    )
+    figures = {
+        "kills": kills,
+        "frames_committed": len(committed),
+        "seqs_committed_unique": len({c[0] for c in committed}),
+        "counter_total": want[0],
+        "histogram_count": want[1],
+        "gateway_frames_ok": metric(values, "litetel_gateway_frames_in_total", result="ok"),
+        "gateway_frames_dup": metric(values, "litetel_gateway_frames_in_total", result="dup"),
+        "gateway_frames_rejected": rejected,
+        "device_frames_dropped": device_drops,
+        "mean_seconds_alive": round(sum(lived) / len(lived), 2),
+    }
     assert repeated_points(points, {device_id}) == []
     assert rejected == 0 and device_drops == 0
     assert figures["seqs_committed_unique"] == len(committed), "a seq was committed twice"
@@ -84,7 +86,9 @@ def test_device_power_loss_cpython(tmp_path, rotel, make_gateway):
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
     kills = scaled(6, 30)
     figures = Figures("device_power_loss_cpython")
-    figures.update(_power_loss_run(tmp_path, rotel, make_gateway, sys.executable, env, "pl-cpython", kills, 400))
+    figures.update(
+        _power_loss_run(tmp_path, rotel, make_gateway, sys.executable, env, "pl-cpython", kills, 400)
+    )
     figures.save()
 
 
@@ -92,7 +96,9 @@ def test_device_power_loss_micropython(tmp_path, rotel, make_gateway, micropytho
     env = dict(os.environ, MICROPYPATH="%s:%s" % (ROOT, SCRIPT.parent))
     kills = scaled(3, 12)
     try:
-        result = _power_loss_run(tmp_path, rotel, make_gateway, micropython, env, "pl-micropython", kills, 400)
+        result = _power_loss_run(
+            tmp_path, rotel, make_gateway, micropython, env, "pl-micropython", kills, 400
+        )
     except AssertionError:
         print((tmp_path / "process-output.log").read_text()[-3000:])
         raise

@@ -22,14 +22,14 @@ from faults.scenario_support import (
 )
 
 PHASES = (  # (name, proxy faults)
-    ("drop+reset 30%", dict(drop=0.15, reset=0.15)),
-    ("replies lost after commit", dict(drop=0.1, reset=0.1, drop_replies=0.3)),
-    ("503 storm, Retry-After 1", dict(http_503=0.8, retry_after_s=1)),
+    ("drop+reset 30%", {"drop": 0.15, "reset": 0.15}),
+    ("replies lost after commit", {"drop": 0.1, "reset": 0.1, "drop_replies": 0.3}),
+    ("503 storm, Retry-After 1", {"http_503": 0.8, "retry_after_s": 1}),
 )
 DEVICE_ARGS = (  # each device another codec / compression, so every decoder path is on the bad link
-    dict(codec="msgpack", compression="zstd"),
-    dict(codec="cbor", compression="deflate"),
-    dict(codec="msgpack", compression="none"),
+    {"codec": "msgpack", "compression": "zstd"},
+    {"codec": "cbor", "compression": "deflate"},
+    {"codec": "msgpack", "compression": "none"},
 )
 
 
@@ -57,7 +57,7 @@ def test_flaky_link_totals_exact(rotel, make_gateway, make_fault_proxy):
     assert drain([d.device for d in devices], timeout_s=60), "device buffers did not drain on a healthy link"
     for dev in devices:
         want = dev.truth()
-        wait_until(lambda: arrived(rotel.points(), dev.device_id) == want, 60,
+        wait_until(lambda dev=dev, want=want: arrived(rotel.points(), dev.device_id) == want, 60,
                    "rotel totals of %s to equal %r (have %r)" % (dev.device_id, want,
                                                                   arrived(rotel.points(), dev.device_id)))  # fmt: skip
     points = rotel.points()

@@ -115,5 +115,6 @@ def test_gateway_sigkill_delta_nothing_lost_repeats_are_exact_copies(rotel, make
         excess_counter=sum(arrived(points, d.device_id)[0] - d.truth()[0] for d in devices),
     )
     figures.save()
-    for dev in devices:  # without the re-sent copies: exactly what was recorded, nothing lost, nothing else twice
+    # Without the re-sent copies: exactly what was recorded, nothing lost, nothing else twice.
+    for dev in devices:
         assert arrived(first_copies, dev.device_id) == dev.truth(), dev.device_id

@@ -101,7 +101,9 @@ def _allow_open_files(n):
     """1,000 connections need more than the common soft limit of 1,024 descriptors (the gateway inherits it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < n:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (n if hard == resource.RLIM_INFINITY else min(n, hard), hard))
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE, (n if hard == resource.RLIM_INFINITY else min(n, hard), hard)
+        )
 
 
 def test_thousand_devices_once_a_second(rotel, make_gateway):

@@ -83,7 +83,10 @@ def test_rejections_record_nothing_and_are_counted(rotel, make_gateway):
     assert outcomes["missing_signature"][0] == 401
     assert outcomes["missing_signature"][1]["error"] == "missing_signature"
     for case in ("wrong_key", "a_request_as_b"):
-        assert outcomes[case][0] == 403 and outcomes[case][1]["error"] == "bad_signature", (case, outcomes[case])
+        assert outcomes[case][0] == 403 and outcomes[case][1]["error"] == "bad_signature", (
+            case,
+            outcomes[case],
+        )
     assert outcomes["legitimate"][0] == 200 and outcomes["legitimate"][1]["results"] == ["ok"]
     assert outcomes["replayed"][0] == 403 and outcomes["replayed"][1]["error"] == "replay"
     assert outcomes["a_frames_signed_by_b"][0] == 200
