@@ -71,36 +71,42 @@ class _Groups:
         return scope
 
 
+def _entries(rows, get_dictionary):
+    """``(row, dictionary, end_ns, wire entry)`` of every span / log record of the rows, in order."""
+    for row in rows:
+        d = get_dictionary(row.device, row.epoch)
+        end_ns = row.end_us * 1000
+        for entry in msgpack.unpackb(row.points, raw=False):
+            yield row, d, end_ns, entry
+
+
 def build_traces_request(rows, get_dictionary, settings):
     """``(ExportTraceServiceRequest, n_spans)`` of queue rows of the traces queue."""
     request = ExportTraceServiceRequest()
     groups = _Groups(request.resource_spans, "scope_spans", get_dictionary, settings)
     n = 0
-    for row in rows:
-        d = get_dictionary(row.device, row.epoch)
+    for row, d, end_ns, e in _entries(rows, get_dictionary):
+        scope_id, trace_id, span_id, parent_id, name, kind, ago, duration, attrs, events, status, msg, flags = e
         strings = d.strings
-        end_ns = row.end_us * 1000
-        for e in msgpack.unpackb(row.points, raw=False):
-            scope_id, trace_id, span_id, parent_id, name, kind, ago, duration, attrs, events, status, msg, flags = e
-            span = groups.scope(row, d, scope_id).spans.add(
-                trace_id=trace_id,
-                span_id=span_id,
-                parent_span_id=parent_id or b"",
-                name=strings[name],
-                kind=kind,
-                flags=flags,
-            )
-            start_ns = end_ns - ago * 1000
-            span.start_time_unix_nano = start_ns
-            span.end_time_unix_nano = start_ns + duration * 1000
-            span.attributes.extend(signal_attributes(attrs, strings))
-            for ev_name, offset, ev_attrs in events or ():
-                event = span.events.add(name=strings[ev_name], time_unix_nano=start_ns + offset * 1000)
-                event.attributes.extend(signal_attributes(ev_attrs, strings))
-            span.status.code = status
-            if msg:
-                span.status.message = msg
-            n += 1
+        start_ns = end_ns - ago * 1000
+        span = groups.scope(row, d, scope_id).spans.add(
+            trace_id=trace_id,
+            span_id=span_id,
+            parent_span_id=parent_id or b"",
+            name=strings[name],
+            kind=kind,
+            flags=flags,
+            start_time_unix_nano=start_ns,
+            end_time_unix_nano=start_ns + duration * 1000,
+        )
+        span.attributes.extend(signal_attributes(attrs, strings))
+        for ev_name, offset, ev_attrs in events or ():
+            event = span.events.add(name=strings[ev_name], time_unix_nano=start_ns + offset * 1000)
+            event.attributes.extend(signal_attributes(ev_attrs, strings))
+        span.status.code = status
+        if msg:
+            span.status.message = msg
+        n += 1
     return request, n
 
 
@@ -109,25 +115,21 @@ def build_logs_request(rows, get_dictionary, settings):
     request = ExportLogsServiceRequest()
     groups = _Groups(request.resource_logs, "scope_logs", get_dictionary, settings)
     n = 0
-    for row in rows:
-        d = get_dictionary(row.device, row.epoch)
-        strings = d.strings
-        end_ns = row.end_us * 1000
-        for scope_id, ago, severity, body, attrs, trace_id, span_id, flags in msgpack.unpackb(row.points, raw=False):
-            t = end_ns - ago * 1000
-            record = groups.scope(row, d, scope_id).log_records.add(
-                time_unix_nano=t,
-                observed_time_unix_nano=t,
-                severity_number=severity,
-                severity_text=severity_text(severity),
-                flags=flags,
-            )
-            if body is not None:
-                record.body.CopyFrom(any_value(body))
-            record.attributes.extend(signal_attributes(attrs, strings))
-            if trace_id is not None:
-                record.trace_id = trace_id
-            if span_id is not None:
-                record.span_id = span_id
-            n += 1
+    for row, d, end_ns, (scope_id, ago, severity, body, attrs, trace_id, span_id, flags) in _entries(
+        rows, get_dictionary
+    ):
+        t = end_ns - ago * 1000
+        record = groups.scope(row, d, scope_id).log_records.add(
+            time_unix_nano=t,
+            observed_time_unix_nano=t,
+            severity_number=severity,
+            severity_text=severity_text(severity),
+            flags=flags,
+            trace_id=trace_id or b"",
+            span_id=span_id or b"",
+        )
+        if body is not None:
+            record.body.CopyFrom(any_value(body))
+        record.attributes.extend(signal_attributes(attrs, strings=d.strings))
+        n += 1
     return request, n
