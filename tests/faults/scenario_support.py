@@ -245,7 +245,7 @@ class RssSampler:
 
 
 class Figures(dict):
-    """A scenario's measured figures, saved as ``tests/faults/figures/<name>.json`` and printed."""
+    """A scenario's measured figures, saved as ``tests/faults/figures/<name>.<short|full>.json`` and printed."""
 
     def __init__(self, name):
         super().__init__()
@@ -260,7 +260,7 @@ class Figures(dict):
         folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "figures")
         if not os.path.isdir(folder):
             os.mkdir(folder)
-        path = os.path.join(folder, "%s.json" % self.name)
+        path = os.path.join(folder, "%s.%s.json" % (self.name, self["form"]))
         with open(path, "w") as f:
             json.dump(self, f, indent=1, sort_keys=True)
             f.write("\n")
@@ -281,13 +281,14 @@ def _log_line(path, text):
 
 
 def read_device_log(path):
-    """The power-loss device's log → (committed truths [(seq, items, count, sum)], starts, finished)."""
-    intents, committed, starts, finished = {}, [], 0, False
+    """The power-loss device's log → (committed truths [(seq, items, count, sum)], starts, finished, corrupt):
+    ``corrupt`` sums what the buffer reported damaged when reopened (``RingBuffer.corrupt``)."""
+    intents, committed, starts, finished, corrupt = {}, [], 0, False, 0
     try:
         with open(path) as f:
             lines = f.read().splitlines()
     except OSError:
-        return committed, starts, finished
+        return committed, starts, finished, corrupt
     for line in lines:
         parts = line.split()
         if not parts:
@@ -299,9 +300,10 @@ def read_device_log(path):
             committed.append((seq,) + intents[seq])
         elif parts[0] == "S":
             starts += 1
+            corrupt += int(parts[3])
         elif parts[0] == "DONE":
             finished = True
-    return committed, starts, finished
+    return committed, starts, finished, corrupt
 
 
 def _settle_last_intent(log_path, buffer):
@@ -335,7 +337,7 @@ def device_process_main(argv):
     rng = random
     buffer = litetel.RingBuffer(capacity=256 * 1024, path=buffer_path)
     _settle_last_intent(log_path, buffer)
-    _log_line(log_path, "S %d %d" % (buffer.next_seq, buffer.pending))
+    _log_line(log_path, "S %d %d %d" % (buffer.next_seq, buffer.pending, buffer.corrupt))
     dev = TruthDevice(device_id, endpoint=endpoint, key=bytes.fromhex(key_hex), buffer=buffer)
     up = dev.device.uploader
     up.backoff_max_s = 0.5  # a killed-and-restarted process should retry promptly

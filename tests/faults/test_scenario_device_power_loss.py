@@ -55,7 +55,7 @@ def _power_loss_run(tmp_path, rotel, make_gateway, interpreter, env, device_id, 
         _command(interpreter, tmp_path, device_id, gateway.url, 20, 999), log_out, env=env, cwd=ROOT
     )
     assert final.wait(180) == 0, "the last run failed:\n" + log_out.read_text()[-3000:]
-    committed, starts, finished = read_device_log(tmp_path / "device.log")
+    committed, starts, finished, corrupt = read_device_log(tmp_path / "device.log")
     assert finished and starts == kills + 1
     want = (sum(c[1] for c in committed), sum(c[2] for c in committed), sum(c[3] for c in committed))
     wait_until(lambda: arrived(rotel.points(), device_id) == want, 60,
@@ -66,6 +66,7 @@ def _power_loss_run(tmp_path, rotel, make_gateway, interpreter, env, device_id, 
     device_drops = rotel.total("litetel.device.frames.dropped", **{"device.id": device_id})
     figures = {
         "kills": kills,
+        "ring_buffer_corrupt_at_reopen": corrupt,
         "frames_committed": len(committed),
         "seqs_committed_unique": len({c[0] for c in committed}),
         "counter_total": want[0],

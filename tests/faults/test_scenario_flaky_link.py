@@ -41,7 +41,7 @@ def test_flaky_link_totals_exact(rotel, make_gateway, make_fault_proxy):
     for dev in devices:
         dev.device.uploader.backoff_max_s = 1.0  # keep the short form short; the rules are the same
     rng = random.Random(5)
-    seconds_per_phase = scaled(4.0, 40.0)
+    seconds_per_phase = scaled(3.5, 40.0)
     started = time.time()
     for _, faults in PHASES:
         proxy.pass_through()
