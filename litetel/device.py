@@ -217,7 +217,15 @@ class Device:
         logs = self._take_signal("logs", end_ticks)
         if not (points or spans or logs):
             return None
-        return [self.dictionary.delta(), points, spans, logs]
+        payload = [self.dictionary.delta(), points, spans, logs]
+        exemplars = []
+        in_frame = set(points[0::2])
+        for inst in self.dictionary.instruments[:]:
+            if getattr(inst, "_exemplars", None):  # histograms that kept exemplars (a span was current)
+                inst._take_exemplars(exemplars, end_ticks, in_frame)
+        if exemplars:
+            payload.append(exemplars)
+        return payload
 
     def _take_signal(self, signal, end_ticks):
         buf = self._signals.get(signal)

@@ -12,6 +12,7 @@ MicroPython.
 
 from array import array
 
+from litetel.clock import ticks_us
 from litetel.errors import InstrumentError
 from litetel.instruments import _LMAX, _LMIN, HISTOGRAM, _Handle, _Instrument, as_number, finite
 
@@ -42,6 +43,10 @@ def _floor(b):
 
 _HAS_INT = 1
 _HAS_FLOAT = 2
+
+# The current-span getter, set by litetel.tracing when it loads: None on a device without a tracer, so a
+# record pays one global read for exemplars; with one, a call that allocates nothing while no span is current.
+current_span = None
 
 
 class HistogramHandle(_Handle):
@@ -94,6 +99,10 @@ class HistogramHandle(_Handle):
             cols[2][i] = v
             cols[3][i] = v
             d[i] |= kind
+        if current_span is not None:
+            span = current_span()
+            if span is not None and span.sampled:
+                self._inst._keep_exemplar(b, v, span)
         self._lock.release()
 
 
@@ -119,9 +128,36 @@ class Histogram(_Instrument):
         self._fcols = (boundaries, array("d"), array("d"), array("d"))  # a float against an int: exact
         _Instrument.__init__(self, dictionary, scope_id, name, unit, description, max_series)
 
+    _exemplars = None  # {flat bucket index: (value, ticks_us, trace_id, span_id)}, made by the first exemplar
+
     @property
     def boundaries(self):
         return self._bounds
+
+    def _keep_exemplar(self, b, v, span):
+        # The most recent measurement made inside a sampled span, per bucket (wire format §2.6).
+        ex = self._exemplars
+        if ex is None:
+            ex = self._exemplars = {}
+        ex[b] = (v, ticks_us(), span.trace_id, span.span_id)
+
+    def _take_exemplars(self, out, end_ticks, series_in_frame):
+        """Append ``series_id, [[value, ago_us, trace_id, span_id], ...]`` of the kept exemplars whose series
+        has a point in this frame (``series_in_frame``), and forget them all."""
+        self._lock.acquire()
+        ex, self._exemplars = self._exemplars, None
+        self._lock.release()
+        if not ex:
+            return
+        by_series = {}
+        nb = self._nbuckets
+        for b, (v, t, trace_id, span_id) in ex.items():
+            gid = self._gids[b // nb]
+            if gid in series_in_frame:
+                by_series.setdefault(gid, []).append([v, end_ticks - t, trace_id, span_id])
+        for gid, entries in by_series.items():
+            out.append(gid)
+            out.append(entries)
 
     def record(self, v, attrs=None):
         """Record ``v`` into the series of ``attrs``."""

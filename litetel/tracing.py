@@ -18,7 +18,7 @@ an escaping exception as an error). Without ``with``: ``span = tracer.start_span
 Continue a trace another process started: ``tracer.span("handle", parent=headers.get("traceparent"))``.
 """
 
-from litetel import sampling
+from litetel import histogram, sampling
 from litetel.clock import ticks_us
 from litetel.signal_buffer import MAX_ATTRIBUTES, wire_attrs
 from litetel.trace_context import FLAG_SAMPLED, attach, current_span, detach, parse_traceparent
@@ -48,6 +48,9 @@ _HAS_IS_REMOTE = 0x100
 _IS_REMOTE = 0x200
 
 _CURRENT = object()  # "parent: the current span", the default of start_span
+
+# From now on a histogram measurement made inside a sampled span is kept as an exemplar (histogram.py).
+histogram.current_span = current_span
 
 
 class Span:

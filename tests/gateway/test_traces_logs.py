@@ -174,6 +174,9 @@ def test_a_histogram_exemplar_links_to_its_span(make_gateway, rotel):
     rotel.wait_for_total("app.latency", 2, timeout_s=15)
     rotel.refresh()
     text = open(rotel.log_path, encoding="utf-8", errors="replace").read()
-    exemplars = re.findall(r"Exemplar #\d+\s+-> Trace ID: (\w+)\s+-> Span ID: (\w+)\s+Timestamp: (\d+)\s+"
-                           r"Value: (\S+)", text)
-    assert exemplars == [(span.trace_id.hex(), span.span_id.hex(), exemplars[0][2], "250")], text[-3000:]
+    exemplars = re.findall(r"Exemplar #\d+\s+-> Trace ID: (\w+)\s+-> Span ID: (\w+)\s+-> Timestamp: (\d+)\s+"
+                           r"-> Value: (\S+)", text)
+    assert [e[:2] + e[3:] for e in exemplars] == [(span.trace_id.hex(), span.span_id.hex(), "250")], text[-3000:]
+    (point,) = rotel.points("app.latency")
+    assert point.start_ns <= int(exemplars[0][2]) <= point.time_ns  # on the frame's (corrected) clock
+    assert span.start_us <= span.end_us and point.count == 2

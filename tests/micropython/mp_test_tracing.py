@@ -74,7 +74,7 @@ check(half(bytes(16), None) and not half(b"\xff" * 16, None), "ratio decides fro
 
 gc.collect()
 body = dev._build_payload()
-dict_delta, points, spans, logs = body
+dict_delta, points, spans, logs = body[:4]
 strings = dev.dictionary.strings
 names = sorted([strings[s[4]] for s in spans])
 check_eq(names, ["fails", "inference", "load", "remote"], "4 sampled spans kept (max_spans=4)")
@@ -96,7 +96,7 @@ free_before = gc.mem_free()
 gc.collect()
 f = dev.collect()
 header, payload, _ = frame.parse_frame(f)
-d, pts, spans, logs = frame.decode_payload(header, payload)
+d, pts, spans, logs = frame.decode_payload(header, payload)[:4]
 check_eq(len(spans), 4, "max_spans per interval")
 check_eq(len(logs), 3, "max_logs per interval")
 dropped = {}
@@ -108,6 +108,25 @@ for j in range(0, len(pts), 2):
     got[dropped[pts[j]]] = pts[j + 1]
 check_eq(got.get("litetel.device.spans.dropped"), 2, "dropped spans counted")
 check_eq(got.get("litetel.device.logs.dropped"), 3, "dropped logs counted")
+
+# Exemplars: a bound integer record allocates nothing while no span is current (tracing loaded), and one
+# made inside a sampled span is kept for its bucket.
+bound = latency.bind({"route": "/a"})
+bound.record(5)
+gc.collect()
+before = gc.mem_alloc()
+for i in range(1000):
+    bound.record(i & 127)
+check_eq(gc.mem_alloc() - before, 0, "bound int record without a current span allocates")
+with tracer.span("slow") as slow:
+    bound.record(250)
+body = dev._build_payload()
+check_eq(len(body), 5, "payload carries exemplars")
+ex = body[4]
+check_eq(len(ex), 2, "one series with exemplars")
+check_eq(ex[1][0][0], 250, "exemplar value")
+check(ex[1][0][2] == slow.trace_id and ex[1][0][3] == slow.span_id, "exemplar ids")
+dev.buffer.ack(dev.buffer.next_seq - 1)
 
 # Steady state on the 64 KB heap: many intervals, memory does not grow.
 gc.collect()

@@ -208,3 +208,27 @@ def test_metrics_only_device_keeps_the_v1_payload_and_loads_no_tracing():
     dev = Device("t-v1")
     dev.meter("a").counter("c").add(1)
     assert len(payload_of(dev)) == 2
+
+
+def test_histogram_exemplars_link_measurements_to_their_span():
+    dev = Device("t-exemplars")
+    latency = dev.meter("app").histogram("lat", boundaries=(10, 100))
+    other = dev.meter("app").histogram("other", boundaries=(10,))
+    tracer = dev.tracer("app")
+    latency.record(5)  # no current span: no exemplar
+    with tracer.span("a") as a:
+        latency.record(50)
+        latency.record(60)  # same bucket: the most recent is kept
+        latency.record(500.5)
+    with dev.tracer("off", sampler=sampling.always_off).span("unsampled"):
+        latency.record(7)
+    with tracer.span("b") as b:
+        other.record(1)
+    delta, points, spans, logs, exemplars = payload_of(dev)
+    kept = {exemplars[i]: exemplars[i + 1] for i in range(0, len(exemplars), 2)}
+    assert len(kept) == 2 and set(kept) <= set(points[0::2])  # series with a point in this frame
+    values = sorted((e[0], e[2], e[3]) for entries in kept.values() for e in entries)
+    assert values == sorted([(60, a.trace_id, a.span_id), (500.5, a.trace_id, a.span_id), (1, b.trace_id, b.span_id)])
+    assert all(e[1] >= 0 for entries in kept.values() for e in entries)
+    latency.record(5)
+    assert len(payload_of(dev)) == 4  # exemplars are per interval
