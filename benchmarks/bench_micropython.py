@@ -1,13 +1,15 @@
 """MicroPython, on the real interpreter: µs per bound add/record, heap after setup, bytes per 10,000 adds.
 
 Runs benchmarks/micropython_bench.py in a subprocess (first under `-X heapsize=64K`, issue 2's device goal;
-then repeated for the spread of the timings) and records every figure it prints. The interpreter is
-$LITETEL_MICROPYTHON, else .venv-mpy/bin/micropython, else /tmp/mpy-venv/bin/micropython.
+then repeated for the spread of the timings) and records every figure it prints; then once more with
+litetel precompiled to .mpy (the form devices deploy: no compiler heap at import) for its heap figures.
+The interpreter is $LITETEL_MICROPYTHON, else .venv-mpy/bin/micropython, else /tmp/mpy-venv/bin/micropython.
 """
 
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -31,11 +33,22 @@ def micropython_binary():
     return None
 
 
-def run_script(binary, heapsize):
+def precompiled_path():
+    """MICROPYPATH of litetel precompiled with mpy-cross (build/mpy, what devices deploy), built by the test
+    runner's own builder so the suite and the tests measure the same form."""
+    tests_dir = os.path.join(ROOT, "tests")
+    if tests_dir not in sys.path:
+        sys.path.insert(0, tests_dir)
+    from support.micropython import build_mpy
+
+    return os.path.dirname(str(build_mpy()))
+
+
+def run_script(binary, heapsize, path=ROOT):
     return subprocess.run(
         [binary, "-X", "heapsize=" + heapsize, SCRIPT],
         cwd=ROOT,
-        env=dict(os.environ, MICROPYPATH=ROOT),
+        env=dict(os.environ, MICROPYPATH=path),
         capture_output=True,
         text=True,
         timeout=300,
@@ -75,3 +88,25 @@ def test_micropython(measurements, quick):
             measurements.record(
                 "mp." + field, [r[field] for r in results], unit=_unit(field), heapsize=HEAP_GOAL
             )
+
+
+def test_micropython_precompiled(measurements):
+    load_side("litetel")
+    binary = micropython_binary()
+    if binary is None:
+        pytest.skip("no MicroPython interpreter: set LITETEL_MICROPYTHON or run `make .venv-mpy`")
+    path = precompiled_path()
+    run = run_script(binary, HEAP_GOAL, path)
+    fits = run.returncode == 0
+    measurements.record(
+        "mp.mpy.fits_64k",
+        1 if fits else 0,
+        unit="bool",
+        error="" if fits else (run.stdout + run.stderr)[-300:],
+    )
+    if not fits:
+        run = run_script(binary, HEAP_ROOMY, path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    for field in ("heap_import", "heap_setup_20_series", "heap_total_after_setup", "heap_after_scenario"):
+        measurements.record("mp.mpy." + field, result[field], unit="B")

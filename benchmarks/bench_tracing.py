@@ -70,7 +70,9 @@ class OtelBatch:
         self.tracer_provider = TracerProvider(resource=resource)
         self.tracer_provider.add_span_processor(BatchSpanProcessor(DropSpans(), max_queue_size=queue))
         self.logger_provider = LoggerProvider(resource=resource)
-        self.logger_provider.add_log_record_processor(BatchLogRecordProcessor(DropLogs(), max_queue_size=queue))
+        self.logger_provider.add_log_record_processor(
+            BatchLogRecordProcessor(DropLogs(), max_queue_size=queue)
+        )
         self.tracer = self.tracer_provider.get_tracer(wl.SCOPE_NAME)
         self.logger = self.logger_provider.get_logger(wl.SCOPE_NAME)
         self.warn = SeverityNumber.WARN

@@ -54,7 +54,7 @@ def test_every_figure_the_report_reads_was_measured(quick_run):
     expected = (
         [key for key, _ in sections.WIRE_ROWS]
         + [key for key, _ in sections.MP_ROWS]
-        + ["mp.fits_64k", "gateway.idle_rss"]
+        + ["mp.fits_64k", "mp.mpy.fits_64k", "gateway.idle_rss"]
     )
     expected += [
         "wire.%s.%s" % (op, v)
