@@ -47,8 +47,16 @@ class Logger:
         if severity < self.level:
             return
         span = current_span()
-        self._buffer.add((self.scope_id, ticks_us(), severity, body, dict(attrs) if attrs else None,
-                          None if span is None else span))
+        self._buffer.add(
+            (
+                self.scope_id,
+                ticks_us(),
+                severity,
+                body,
+                dict(attrs) if attrs else None,
+                None if span is None else span,
+            )
+        )
 
     def debug(self, body, attrs=None):
         self.emit(DEBUG, body, attrs)

@@ -113,4 +113,8 @@ def format_traceparent(span):
         trace_id, span_id, flags = span
     else:
         trace_id, span_id, flags = span.trace_id, span.span_id, FLAG_SAMPLED if span.sampled else 0
-    return "00-%s-%s-%02x" % (binascii.hexlify(trace_id).decode(), binascii.hexlify(span_id).decode(), flags & 0xFF)
+    return "00-%s-%s-%02x" % (
+        binascii.hexlify(trace_id).decode(),
+        binascii.hexlify(span_id).decode(),
+        flags & 0xFF,
+    )

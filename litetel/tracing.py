@@ -60,8 +60,23 @@ class Span:
     The setters of an unsampled span do nothing.
     """
 
-    __slots__ = ("tracer", "name", "trace_id", "span_id", "parent_id", "sampled", "kind", "start_us",
-                 "end_us", "attributes", "events", "status", "status_message", "flags", "_token")
+    __slots__ = (
+        "_token",
+        "attributes",
+        "end_us",
+        "events",
+        "flags",
+        "kind",
+        "name",
+        "parent_id",
+        "sampled",
+        "span_id",
+        "start_us",
+        "status",
+        "status_message",
+        "trace_id",
+        "tracer",
+    )
 
     def __init__(self, tracer, name, trace_id, span_id, parent_id, sampled, kind, attrs, flags):
         self.tracer = tracer
@@ -81,8 +96,12 @@ class Span:
         self.start_us = ticks_us()
 
     def __repr__(self):
-        return "<Span %s %s/%s%s>" % (self.name, self.trace_id.hex(), self.span_id.hex(),
-                                      "" if self.sampled else " unsampled")
+        return "<Span %s %s/%s%s>" % (
+            self.name,
+            self.trace_id.hex(),
+            self.span_id.hex(),
+            "" if self.sampled else " unsampled",
+        )
 
     def set_attribute(self, key, value):
         """Set one attribute (str, int, float or bool value). ``span.set_attribute("model.name", "resnet")``"""

@@ -86,7 +86,21 @@ def build_traces_request(rows, get_dictionary, settings):
     groups = _Groups(request.resource_spans, "scope_spans", get_dictionary, settings)
     n = 0
     for row, d, end_ns, e in _entries(rows, get_dictionary):
-        scope_id, trace_id, span_id, parent_id, name, kind, ago, duration, attrs, events, status, msg, flags = e
+        (
+            scope_id,
+            trace_id,
+            span_id,
+            parent_id,
+            name,
+            kind,
+            ago,
+            duration,
+            attrs,
+            events,
+            status,
+            msg,
+            flags,
+        ) = e
         strings = d.strings
         start_ns = end_ns - ago * 1000
         span = groups.scope(row, d, scope_id).spans.add(

@@ -195,7 +195,21 @@ def validate_spans(spans, dictionary, limits):
     for e in spans:
         if type(e) is not list or len(e) != SPAN_FIELDS:
             raise Reject("schema", "span is not a %d-element list" % SPAN_FIELDS)
-        scope, trace_id, span_id, parent_id, name, kind, ago, duration, attrs, events, status, message, flags = e
+        (
+            scope,
+            trace_id,
+            span_id,
+            parent_id,
+            name,
+            kind,
+            ago,
+            duration,
+            attrs,
+            events,
+            status,
+            message,
+            flags,
+        ) = e
         _index(scope, n_scopes, "scope")
         _id(trace_id, 16, "trace id")
         _id(span_id, 8, "span id")

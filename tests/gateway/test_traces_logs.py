@@ -3,6 +3,7 @@ OTLP/gRPC, with ids, parentage, timestamps and attributes checked against what t
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from support.gateway import TEST_DEVICE_ID, TEST_DEVICE_KEY
@@ -45,7 +46,9 @@ def test_spans_and_logs_arrive_with_ids_parentage_times_and_attributes(
     make_gateway, rotel, codec, compression, protocol
 ):
     if protocol == "grpc":
-        gateway = make_gateway(otlp_endpoint="http://" + rotel.grpc_endpoint, extra_args=["--otlp-protocol", "grpc"])
+        gateway = make_gateway(
+            otlp_endpoint="http://" + rotel.grpc_endpoint, extra_args=["--otlp-protocol", "grpc"]
+        )
     else:
         gateway = make_gateway(otlp_endpoint=rotel.http_endpoint)
     dev = make_device(gateway.url, codec, compression)
@@ -113,7 +116,7 @@ def test_event_and_exception_details_reach_the_collector(make_gateway, rotel):
     dev.flush()
     wait_for_spans(rotel, 1)
     rotel.refresh()
-    text = open(rotel.log_path, encoding="utf-8", errors="replace").read()
+    text = Path(rotel.log_path).read_text(encoding="utf-8", errors="replace")
     # rotel's detailed log lists span events; the parser keeps only span fields, so read them here
     assert re.search(r"Name: retry", text) and re.search(r"-> attempt: Int\(2\)", text)
     assert re.search(r"-> exception.type: Str\(ValueError\)", text)
@@ -132,9 +135,9 @@ def test_a_remote_parent_is_continued_and_unsampled_spans_are_not_sent(make_gate
     with tracer.span("not sampled", parent="00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"):
         pass
     off = dev.tracer("off", sampler=sampling.always_off)
-    with off.span("never"):
-        with tracer.span("child of unsampled"):  # parent-based: follows the unsampled parent
-            pass
+    # parent-based: the inner span follows its unsampled parent
+    with off.span("never"), tracer.span("child of unsampled"):
+        pass
     dev.collect()
     dev.flush()
     spans = wait_for_spans(rotel, 1)
@@ -173,10 +176,15 @@ def test_a_histogram_exemplar_links_to_its_span(make_gateway, rotel):
     dev.flush()
     rotel.wait_for_total("app.latency", 2, timeout_s=15)
     rotel.refresh()
-    text = open(rotel.log_path, encoding="utf-8", errors="replace").read()
-    exemplars = re.findall(r"Exemplar #\d+\s+-> Trace ID: (\w+)\s+-> Span ID: (\w+)\s+-> Timestamp: (\d+)\s+"
-                           r"-> Value: (\S+)", text)
-    assert [e[:2] + e[3:] for e in exemplars] == [(span.trace_id.hex(), span.span_id.hex(), "250")], text[-3000:]
+    text = Path(rotel.log_path).read_text(encoding="utf-8", errors="replace")
+    exemplars = re.findall(
+        r"Exemplar #\d+\s+-> Trace ID: (\w+)\s+-> Span ID: (\w+)\s+-> Timestamp: (\d+)\s+"
+        r"-> Value: (\S+)",
+        text,
+    )
+    assert [e[:2] + e[3:] for e in exemplars] == [(span.trace_id.hex(), span.span_id.hex(), "250")], text[
+        -3000:
+    ]
     (point,) = rotel.points("app.latency")
     assert point.start_ns <= int(exemplars[0][2]) <= point.time_ns  # on the frame's (corrected) clock
     assert span.start_us <= span.end_us and point.count == 2

@@ -21,11 +21,10 @@ def device_payload():
     dev = Device("schema-dev", resource={"service.name": "s"})
     tracer, log = dev.tracer("app", "3"), dev.logger("app")
     latency = dev.meter("app").histogram("lat", boundaries=(1, 10))
-    with tracer.span("parent", {"a": "x"}) as parent:
-        with tracer.span("child", {"n": 2}) as child:
-            child.add_event("ev", {"k": True})
-            log.warning("w", {"f": 1.5})
-            latency.record(5)
+    with tracer.span("parent", {"a": "x"}) as parent, tracer.span("child", {"n": 2}) as child:
+        child.add_event("ev", {"k": True})
+        log.warning("w", {"f": 1.5})
+        latency.record(5)
     header, payload, _ = frame.parse_frame(dev.collect())
     body = frame.decode_payload(header, payload)
     d = Dictionary()
@@ -85,16 +84,19 @@ def test_a_device_payload_validates_and_expands_to_otlp():
 def test_exemplars_expand_into_the_histogram_point():
     import msgpack
 
-    body, d, parent, child = device_payload()
+    body, d, _parent, _child = device_payload()
     points = body[1]
     hist = next(points[i] for i in range(0, len(points), 2) if d.series_kind[points[i]] == 3)
     exemplars = [hist, [[5, 10, TID, SID]]]
     assert validate_exemplars(exemplars, points, d) == 1
     queued = msgpack.packb([points, None, [hist, [[5, 1_999_990, TID, SID]]]])
-    request, _ = build_request([Row(1, "schema-dev", 7, 1, 1_000_000, 2_000_000, 0, 2, queued)],
-                               lambda dev, ep: d, ResourceSettings())
+    request, _ = build_request(
+        [Row(1, "schema-dev", 7, 1, 1_000_000, 2_000_000, 0, 2, queued)],
+        lambda dev, ep: d,
+        ResourceSettings(),
+    )
     metrics = request.resource_metrics[0].scope_metrics
-    (point,) = [m for sm in metrics for m in sm.metrics if m.name == "lat"][0].histogram.data_points
+    (point,) = next(m for sm in metrics for m in sm.metrics if m.name == "lat").histogram.data_points
     (ex,) = point.exemplars
     assert (ex.as_int, ex.time_unix_nano, ex.trace_id, ex.span_id) == (5, 1_999_990_000, TID, SID)
 
@@ -112,7 +114,9 @@ def test_span_refusals_name_their_reason():
     assert reason(validate_spans, with_field(6, -1), d, limits) == "schema"  # start after frame end
     assert reason(validate_spans, with_field(8, [1]), d, limits) == "schema"  # odd attrs
     assert reason(validate_spans, with_field(8, [4, "x", 4, "y"]), d, limits) == "schema"  # duplicate key
-    assert reason(validate_spans, with_field(8, [0, "x" * 5000]), d, Limits(max_value_len=10)) == "limit_string"
+    assert (
+        reason(validate_spans, with_field(8, [0, "x" * 5000]), d, Limits(max_value_len=10)) == "limit_string"
+    )
     assert reason(validate_spans, with_field(9, [[0, -5, []]]), d, limits) == "schema"  # event before start
     assert reason(validate_spans, with_field(10, 3), d, limits) == "schema"  # status
     with pytest.raises(NeedDict):
@@ -142,6 +146,14 @@ def test_log_and_exemplar_refusals_name_their_reason():
 
 def test_severity_text_and_signal_endpoints():
     assert [severity_text(n) for n in (0, 1, 5, 9, 14, 17, 21, 24)] == [
-        "", "TRACE", "DEBUG", "INFO", "WARN2", "ERROR", "FATAL", "FATAL4"]
+        "",
+        "TRACE",
+        "DEBUG",
+        "INFO",
+        "WARN2",
+        "ERROR",
+        "FATAL",
+        "FATAL4",
+    ]
     assert signal_endpoint("http://c:4318/v1/metrics", "traces") == "http://c:4318/v1/traces"
     assert signal_endpoint("http://c:4318/custom/path", "logs") == "http://c:4318/custom/v1/logs"

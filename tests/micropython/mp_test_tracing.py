@@ -67,9 +67,8 @@ remote.end()
 from litetel import sampling
 
 off = dev.tracer("off", sampler=sampling.always_off)
-with off.span("never") as never:
-    with tracer.span("child of unsampled") as follows:
-        pass
+with off.span("never") as never, tracer.span("child of unsampled") as follows:
+    pass
 check(not never.sampled and not follows.sampled, "parent-based follows an unsampled parent")
 half = sampling.ratio(0.5)
 check(half(bytes(16), None) and not half(b"\xff" * 16, None), "ratio decides from the trace id")
@@ -81,10 +80,10 @@ strings = dev.dictionary.strings
 names = sorted([strings[s[4]] for s in spans])
 check_eq(names, ["fails", "inference", "load", "remote"], "4 sampled spans kept (max_spans=4)")
 check_eq(len(logs), 2, "two log records")
-warn = [r for r in logs if r[3] == "battery low"][0]
+warn = next(r for r in logs if r[3] == "battery low")
 check_eq(warn[2], 13, "WARN severity")
 check(warn[5] == root.trace_id and warn[6] == child.span_id, "log linked to the current span")
-fails = [s for s in spans if strings[s[4]] == "fails"][0]
+fails = next(s for s in spans if strings[s[4]] == "fails")
 check_eq(fails[10], 2, "error status")
 check_eq(fails[11], "ValueError: boom", "status message")
 check(len(points) == 6, "3 series of metrics in the same payload")

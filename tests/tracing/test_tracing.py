@@ -37,7 +37,11 @@ def test_invalid_traceparent_is_none(header):
 
 def test_traceparent_round_trip_and_future_versions():
     trace_id, span_id, flags = parse_traceparent(" " + TP + " ")
-    assert (trace_id.hex(), span_id.hex(), flags) == ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 1)
+    assert (trace_id.hex(), span_id.hex(), flags) == (
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "00f067aa0ba902b7",
+        1,
+    )
     assert format_traceparent((trace_id, span_id, flags)) == TP
     assert parse_traceparent("01" + TP[2:] + "-whatever") == (trace_id, span_id, 1)
     assert parse_traceparent(TP.encode()) == (trace_id, span_id, 1)
@@ -74,9 +78,8 @@ def test_attributes_are_copied_and_status_rules():
         span.set_status_ok()
         span.set_status_error("ignored after ok")
     assert span.attributes == {"x": 1} and span.status == STATUS_OK and span.status_message is None
-    with pytest.raises(KeyError):
-        with dev.tracer("app").span("boom") as failed:
-            raise KeyError("k")
+    with pytest.raises(KeyError), dev.tracer("app").span("boom") as failed:
+        raise KeyError("k")
     assert failed.status == STATUS_ERROR and failed.status_message == "KeyError: 'k'"
     assert failed.events[0][0] == "exception" and failed.events[0][2]["exception.type"] == "KeyError"
 
@@ -148,7 +151,7 @@ def test_payload_carries_spans_and_logs_with_dictionary_strings():
         span.add_event("step", {"i": 1})
         log.error("failed", {"code": 500})
     log.critical(object.__new__(type("Odd", (), {"__str__": lambda self: "odd body"})))
-    delta, points, spans, logs = payload_of(dev)
+    _delta, points, spans, logs = payload_of(dev)
     strings = dev.dictionary.strings
     (entry,) = spans
     scope, trace_id, span_id, parent, name, kind, ago, duration, attrs, events, status, msg, flags = entry
@@ -184,7 +187,7 @@ def test_buffers_are_bounded_and_drops_counted():
     for _ in range(5):
         with tracer.span("s"):
             log.info("x")
-    delta, points, spans, logs = payload_of(dev)
+    _delta, points, spans, logs = payload_of(dev)
     assert len(spans) == 2 and len(logs) == 1
     names = {}
     for inst in dev.dictionary.instruments:
@@ -224,11 +227,13 @@ def test_histogram_exemplars_link_measurements_to_their_span():
         latency.record(7)
     with tracer.span("b") as b:
         other.record(1)
-    delta, points, spans, logs, exemplars = payload_of(dev)
+    _delta, points, _spans, _logs, exemplars = payload_of(dev)
     kept = {exemplars[i]: exemplars[i + 1] for i in range(0, len(exemplars), 2)}
     assert len(kept) == 2 and set(kept) <= set(points[0::2])  # series with a point in this frame
     values = sorted((e[0], e[2], e[3]) for entries in kept.values() for e in entries)
-    assert values == sorted([(60, a.trace_id, a.span_id), (500.5, a.trace_id, a.span_id), (1, b.trace_id, b.span_id)])
+    assert values == sorted(
+        [(60, a.trace_id, a.span_id), (500.5, a.trace_id, a.span_id), (1, b.trace_id, b.span_id)]
+    )
     assert all(e[1] >= 0 for entries in kept.values() for e in entries)
     latency.record(5)
     assert len(payload_of(dev)) == 4  # exemplars are per interval
