@@ -1,4 +1,4 @@
-"""Every goal of issues 2, 3, 5 and 7, checked against one run's results.
+"""Every goal of issues 2, 3, 5, 7 and 9, checked against one run's results.
 
     for issue, text, measured, met in evaluate(results): ...   # met is True, False or None (not measured)
 
@@ -137,6 +137,14 @@ def _gateway_load(r):
     return text, lost["median"] == 0 and rate["median"] >= 0.95 * offered
 
 
+def _tracing_ratio(op):
+    def check(r):
+        lite, otel = _us(r, "litetel", op, "tracing_goal"), _us(r, "otel", op, "tracing_goal")
+        return _ratio_goal(lite, otel, 0.2, "%.2f vs %.2f µs")
+
+    return check
+
+
 def _claim_20x(r):
     x = ratio(_us(r, "otel", "counter_add_attrs"), _us(r, "litetel", "counter_add_bound"))
     return _at_least(x, 20.0, "%.1f× (OTel add(1, attrs) / litetel bound add)")
@@ -229,6 +237,17 @@ GOALS = (
         lambda r: _at_most(r.value("gateway.idle_rss"), 60.0, "%.1f MiB (no OTLP endpoint, after /readyz)"),
     ),
     ("5", "1,000 simulated devices posting once a second: no loss, p99 ingest latency", _gateway_load),
+    (
+        "9",
+        "a span with 3 attributes, start to end ≤ 0.2× the OTel SDK (batch processor, bench_tracing.py)",
+        _tracing_ratio("span"),
+    ),
+    ("9", "a log record ≤ 0.2× the OTel SDK's logs API with a batch processor", _tracing_ratio("log")),
+    (
+        "9",
+        "MicroPython: tracing and logging work under `-X heapsize=64K` with the client's metrics",
+        _elsewhere("tests/micropython/mp_test_tracing.py (test suite)"),
+    ),
     ("7", "the 20× claim: bound add ≥ 20× faster than the OTel SDK's `add(1, attrs)`", _claim_20x),
     ("7", "`make bench` regenerates everything in a few minutes (≤ 300 s)", _suite_time),
 )
