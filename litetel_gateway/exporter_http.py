@@ -17,6 +17,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from litetel_gateway.config import signal_endpoint
 from litetel_gateway.exporter import Exporter, ExportResult, parse_retry_after
 
 log = logging.getLogger("litetel_gateway.exporter_http")
@@ -29,21 +30,13 @@ _RESPONSES = {  # signal -> (response message, its partial_success count field)
 }
 
 
-def signal_endpoint(metrics_endpoint, signal):
-    """The URL of ``signal`` next to a metrics URL: ``.../v1/metrics`` → ``.../v1/traces``; a URL not
-    ending in ``/v1/metrics`` (a custom path) gets ``/v1/<signal>`` appended to its parent."""
-    base, _, last = metrics_endpoint.rstrip("/").rpartition("/")
-    if last == "metrics" and base.endswith("/v1"):
-        return base + "/" + signal
-    return base + "/v1/" + signal
-
-
 class OtlpHttpExporter(Exporter):
     """POSTs ``application/x-protobuf`` to ``endpoint`` (the full URL, e.g. ``.../v1/metrics``); traces and
-    logs go to ``traces_endpoint``/``logs_endpoint``, by default the same path with ``traces``/``logs``."""
+    logs go to ``traces_endpoint``/``logs_endpoint``, by default the same path with ``traces``/``logs``.
+    ``ssl_context`` (an :class:`ssl.SSLContext`, e.g. trusting a private CA) is used for https URLs."""
 
     def __init__(self, endpoint, headers=None, compression="gzip", timeout_s=10.0, traces_endpoint=None,
-                 logs_endpoint=None):
+                 logs_endpoint=None, ssl_context=None):
         if compression not in ("gzip", "none"):
             raise ValueError("compression must be 'gzip' or 'none', not %r" % (compression,))
         self.endpoint = endpoint
@@ -58,11 +51,13 @@ class OtlpHttpExporter(Exporter):
             self.headers["Content-Encoding"] = "gzip"
         self.compression = compression
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self.ssl_context = ssl_context
         self._session = None
 
     def _get_session(self):
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
+            connector = aiohttp.TCPConnector(ssl=self.ssl_context if self.ssl_context is not None else True)
+            self._session = aiohttp.ClientSession(timeout=self.timeout, connector=connector)
         return self._session
 
     async def export_metrics(self, request):

@@ -5,10 +5,13 @@ prometheus_client at run time::
 
     metrics = GatewayMetrics()
     metrics.rejects.labels("crc").inc()
-    text = metrics.render()
+    metrics.for_signal("traces").points_out.inc(12)   # litetel_gateway_signal_items_out_total{signal="traces"}
+    out = []
+    metrics.render(out)
 """
 
 import bisect
+import math
 import threading
 
 
@@ -18,7 +21,7 @@ def escape_label_value(value):
 
 def format_float(value):
     """Prometheus float text: integers without a trailing .0, +Inf/-Inf/NaN spelled out."""
-    if value != value:
+    if math.isnan(value):
         return "NaN"
     if value in (float("inf"), float("-inf")):
         return "+Inf" if value > 0 else "-Inf"
@@ -134,6 +137,71 @@ class Histogram(_Family):
         out.append("%s_count%s %d\n" % (self.name, format_labels(pairs), child.count))
 
 
+class _Children:
+    """Several children updated as one (a per-signal child and its unlabelled metrics-only twin)."""
+
+    __slots__ = ("children",)
+
+    def __init__(self, children):
+        self.children = children
+
+    def inc(self, amount=1):
+        for child in self.children:
+            child.inc(amount)
+
+    def set(self, value):
+        for child in self.children:
+            child.set(value)
+
+    def observe(self, value):
+        for child in self.children:
+            child.observe(value)
+
+
+class SignalSlice:
+    """One signal's part of a family labelled ``signal`` first; for the metrics signal it also updates
+    ``twin``, the unlabelled family of the same meaning kept from before traces and logs were exported."""
+
+    def __init__(self, family, signal, twin=None):
+        self.family, self.signal, self.twin = family, signal, twin
+
+    def labels(self, *values):
+        children = [self.family.labels(self.signal, *values)]
+        if self.twin is not None:
+            children.append(self.twin.labels(*values))
+        return _Children(children)
+
+    def inc(self, amount=1):
+        self.labels().inc(amount)
+
+    def set(self, value):
+        self.labels().set(value)
+
+    def observe(self, value):
+        self.labels().observe(value)
+
+    def value(self, *label_values):
+        return self.family.value(self.signal, *label_values)
+
+
+class SignalMetrics:
+    """The export metrics of one signal under the names the drain loop uses (``points_out`` counts data
+    points, spans or log records)."""
+
+    def __init__(self, metrics, signal):
+        self.signal = signal
+        m = metrics
+        self.export_requests = self._slice(m.signal_export_requests, m.export_requests)
+        self.points_out = self._slice(m.signal_items_out, m.points_out)
+        self.points_rejected_by_receiver = self._slice(m.signal_items_rejected, m.points_rejected_by_receiver)
+        self.dead_letter_points = self._slice(m.signal_dead_letter_items, m.dead_letter_points)
+        self.export_latency = self._slice(m.signal_export_latency, m.export_latency)
+
+    def _slice(self, family, metrics_only_family):
+        return SignalSlice(family, self.signal, metrics_only_family if self.signal == "metrics" else None)
+
+
+SIGNALS = ("metrics", "traces", "logs")
 LATENCY_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -160,19 +228,60 @@ class GatewayMetrics:
             p + "points_rejected_by_receiver_total", "Points the OTLP receiver refused (partial_success)."
         )
         self.export_requests = Counter(
-            p + "export_requests_total", "Export attempts by outcome.", ["outcome"]
+            p + "export_requests_total", "Export attempts of the metrics signal by outcome.", ["outcome"]
         )
         self.dead_letter_points = Counter(
             p + "dead_letter_points_total",
             "Points moved to the dead_letter table after a permanent export error.",
         )
-        self.queue_rows = Gauge(p + "queue_frames", "Frames waiting in the durable queue.")
-        self.queue_points = Gauge(p + "queue_points", "Data points waiting in the durable queue.")
+        self.queue_rows = Gauge(p + "queue_frames", "Frames waiting in the durable metrics queue.")
+        self.queue_points = Gauge(p + "queue_points", "Data points waiting in the durable metrics queue.")
         self.devices = Gauge(p + "device_series", "Device series in the cumulative /metrics view.")
         self.ingest_latency = Histogram(
             p + "ingest_seconds", "Upload handling time (durable commit included).", LATENCY_BOUNDS
         )
-        self.export_latency = Histogram(p + "export_seconds", "Time of one export attempt.", LATENCY_BOUNDS)
+        self.export_latency = Histogram(
+            p + "export_seconds", "Time of one export attempt (metrics signal).", LATENCY_BOUNDS
+        )
+        # Every signal, labelled: the unlabelled export families above are the metrics signal's alone.
+        s = p + "signal_"
+        self.signal_export_requests = Counter(
+            s + "export_requests_total", "Export attempts by signal and outcome.", ["signal", "outcome"]
+        )
+        self.signal_items_out = Counter(
+            s + "items_out_total",
+            "Items exported and acknowledged: data points (metrics), spans (traces), log records (logs).",
+            ["signal"],
+        )
+        self.signal_items_rejected = Counter(
+            s + "items_rejected_by_receiver_total",
+            "Items the OTLP receiver refused (partial_success), by signal.",
+            ["signal"],
+        )
+        self.signal_dead_letter_items = Counter(
+            s + "dead_letter_items_total",
+            "Items moved to the dead letters after a permanent export error, by signal.",
+            ["signal"],
+        )
+        self.signal_queue_frames = Gauge(
+            s + "queue_frames", "Frames waiting in each signal's queue.", ["signal"]
+        )
+        self.signal_queue_items = Gauge(
+            s + "queue_items", "Items waiting in each signal's queue.", ["signal"]
+        )
+        self.signal_export_latency = Histogram(
+            s + "export_seconds", "Time of one export attempt, by signal.", LATENCY_BOUNDS, ["signal"]
+        )
+        for signal in SIGNALS:  # every signal shows on /metrics from the start, zero until it exports
+            for outcome in ("ok", "retry", "permanent_error"):
+                self.signal_export_requests.labels(signal, outcome)
+            for family in (
+                self.signal_items_out,
+                self.signal_dead_letter_items,
+                self.signal_queue_frames,
+                self.signal_queue_items,
+            ):
+                family.labels(signal)
         self.families = [
             self.requests,
             self.frames_in,
@@ -189,7 +298,21 @@ class GatewayMetrics:
             self.devices,
             self.ingest_latency,
             self.export_latency,
+            self.signal_export_requests,
+            self.signal_items_out,
+            self.signal_items_rejected,
+            self.signal_dead_letter_items,
+            self.signal_queue_frames,
+            self.signal_queue_items,
+            self.signal_export_latency,
         ]
+        self._signals = {}
+
+    def for_signal(self, signal):
+        """The :class:`SignalMetrics` a drain loop of ``signal`` counts into."""
+        if signal not in self._signals:
+            self._signals[signal] = SignalMetrics(self, signal)
+        return self._signals[signal]
 
     def reject(self, reason):
         self.rejects.labels(reason).inc()

@@ -11,8 +11,9 @@ SIGTERM: new uploads get 503 + Retry-After, in-flight uploads finish, one final 
 import asyncio
 import logging
 import os
-import signal
+import ssl
 import time
+from signal import SIGHUP, SIGINT, SIGTERM
 
 from aiohttp import web
 
@@ -23,7 +24,7 @@ from litetel_gateway.expand_signals import build_logs_request, build_traces_requ
 from litetel_gateway.exporter import DrainLoop
 from litetel_gateway.keys import KeyStore
 from litetel_gateway.receiver import FramesHandler, Ingest
-from litetel_gateway.self_metrics import GatewayMetrics
+from litetel_gateway.self_metrics import SIGNALS, GatewayMetrics
 from litetel_gateway.store import Store
 
 log = logging.getLogger("litetel_gateway")
@@ -73,8 +74,11 @@ class QueueSource:
         self._dequeued(batch)
 
     def _dequeued(self, batch):
-        self.metrics.queue_rows.inc(-len(batch.row_ids))
-        self.metrics.queue_points.inc(-batch.n_points)
+        # The metrics queue gauges are kept incrementally (the receiver adds); the traces and logs queues
+        # are counted when /metrics is scraped.
+        if self.signal == "metrics":
+            self.metrics.queue_rows.inc(-len(batch.row_ids))
+            self.metrics.queue_points.inc(-batch.n_points)
 
     async def wait_for_data(self, timeout_s):
         try:
@@ -84,27 +88,55 @@ class QueueSource:
         self.data_event.clear()
 
 
-def make_exporter(config):
-    """The exporter the configuration asks for, or None when no endpoint is configured."""
-    if not config.otlp_endpoint:
-        return None
-    if config.otlp_protocol == "grpc":
+def _exporter_for(settings, endpoints):
+    """One exporter for the signals in ``endpoints`` ({signal: URL}), which share ``settings``' connection."""
+    if settings.protocol == "grpc":
         from litetel_gateway.exporter_grpc import OtlpGrpcExporter  # grpcio only when asked for
 
         return OtlpGrpcExporter(
-            config.otlp_endpoint,
-            headers=config.otlp_headers,
-            compression=config.otlp_compression,
-            timeout_s=config.otlp_timeout_s,
+            settings.endpoint,
+            headers=settings.headers,
+            compression=settings.compression,
+            timeout_s=settings.timeout_s,
+            insecure=settings.insecure,
+            root_certificates=_read(settings.certificate) if settings.certificate else None,
         )
     from litetel_gateway.exporter_http import OtlpHttpExporter
 
+    ssl_context = ssl.create_default_context(cafile=settings.certificate) if settings.certificate else None
     return OtlpHttpExporter(
-        config.otlp_endpoint,
-        headers=config.otlp_headers,
-        compression=config.otlp_compression,
-        timeout_s=config.otlp_timeout_s,
+        endpoints.get("metrics") or next(iter(endpoints.values())),
+        headers=settings.headers,
+        compression=settings.compression,
+        timeout_s=settings.timeout_s,
+        traces_endpoint=endpoints.get("traces"),
+        logs_endpoint=endpoints.get("logs"),
+        ssl_context=ssl_context,
     )
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def make_exporters(config):
+    """{signal: exporter} for every signal with an endpoint; signals whose settings differ only in their
+    HTTP URL share one exporter (one connection pool)."""
+    groups = {}  # connection settings -> (settings, {signal: endpoint})
+    for signal, settings in config.exports.items():
+        if settings.endpoint:
+            groups.setdefault(settings.connection(), (settings, {}))[1][signal] = settings.endpoint
+    exporters = {}
+    for settings, endpoints in groups.values():
+        exporter = _exporter_for(settings, endpoints)
+        exporters.update(dict.fromkeys(endpoints, exporter))
+    return exporters
+
+
+def make_exporter(config):
+    """The metrics exporter the configuration asks for, or None when metrics have no endpoint."""
+    return make_exporters(config).get("metrics")
 
 
 class Gateway:
@@ -116,10 +148,9 @@ class Gateway:
         self.keys = KeyStore(config.keys_path, config.allow_insecure_keys)
         self.store = None
         self.view = prometheus.PromView()
-        self.exporter = None
-        self.drain = None
-        self.signal_drains = []  # the traces and logs drain loops
-        self.signal_sources = []
+        self.exporters = {}  # signal -> exporter (signals may share one)
+        self.sources = {}  # signal -> QueueSource
+        self.drains = {}  # signal -> DrainLoop, for the signals that have an exporter
         self.handler = None
         self.runner = None
         self.port = None
@@ -143,32 +174,30 @@ class Gateway:
         ingest = Ingest(self.store, self.view, limits, c.temporality, c.max_clock_skew_s)
         self.handler = FramesHandler(self.keys, self.store, ingest, self.metrics, c.max_request_bytes)
         settings = ResourceSettings(c.resource_attributes, c.service_name, c.temporality)
-        self.source = QueueSource(self.store, settings, self.metrics)
-        # Traces and logs drain their own queues; their counts stay off /metrics (GatewayMetrics counts
-        # data points) in a private GatewayMetrics each.
-        self.signal_sources = [
-            QueueSource(self.store, settings, GatewayMetrics(), signal) for signal in ("traces", "logs")
-        ]
-        self.exporter = make_exporter(c)
-        if self.exporter is None:
-            log.warning(
-                "no OTLP endpoint configured (--otlp-endpoint / OTEL_EXPORTER_OTLP_ENDPOINT): frames are "
-                "queued in %s and served on /metrics, nothing is exported",
-                c.data_dir,
+        self.sources = {signal: QueueSource(self.store, settings, self.metrics, signal) for signal in SIGNALS}
+        self.exporters = make_exporters(c)
+        for signal, exporter in self.exporters.items():
+            drain = DrainLoop(
+                self.sources[signal], exporter, self.metrics.for_signal(signal), c.batch_points, signal=signal
             )
-        else:
-            self.drain = DrainLoop(self.source, self.exporter, self.metrics, c.batch_points)
-            self.drain.start()
-            for source in self.signal_sources:
-                drain = DrainLoop(source, self.exporter, source.metrics, c.batch_points, signal=source.signal)
-                self.signal_drains.append(drain)
-                drain.start()
+            self.drains[signal] = drain
+            drain.start()
+            export = c.exports[signal]
             log.info(
-                "exporting to %s (%s, %s, %s temporality)",
-                c.otlp_endpoint,
-                c.otlp_protocol,
-                c.otlp_compression,
-                c.temporality,
+                "exporting %s to %s (%s, %s%s)",
+                signal,
+                export.endpoint,
+                export.protocol,
+                export.compression,
+                ", %s temporality" % c.temporality if signal == "metrics" else "",
+            )
+        idle = [signal for signal in SIGNALS if signal not in self.exporters]
+        if idle:
+            log.warning(
+                "no OTLP endpoint configured for %s (--otlp-endpoint / OTEL_EXPORTER_OTLP_ENDPOINT): their "
+                "frames are queued in %s, nothing of them is exported",
+                ", ".join(idle),
+                c.data_dir,
             )
         app = web.Application(client_max_size=c.max_request_bytes + 1)
         app.router.add_post("/v1/frames", self._frames)
@@ -199,22 +228,35 @@ class Gateway:
 
     def install_signal_handlers(self):
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
-        loop.add_signal_handler(signal.SIGINT, self.request_stop)
-        loop.add_signal_handler(signal.SIGHUP, self.keys.reload)
+        loop.add_signal_handler(SIGTERM, self.request_stop)
+        loop.add_signal_handler(SIGINT, self.request_stop)
+        loop.add_signal_handler(SIGHUP, self.keys.reload)
 
     # -- handlers ----------------------------------------------------------------------------------
     async def _frames(self, request):
         response = await self.handler.handle(request)
         if response.status == 200:
-            self.source.data_event.set()
-            for source in self.signal_sources:
+            for source in self.sources.values():
                 source.data_event.set()
         return response
+
+    async def _count_queues(self):
+        """Set the per-signal queue gauges: the metrics queue from its running count, the traces and logs
+        queues from the store (one COUNT each, a row per frame)."""
+        m = self.metrics
+        m.signal_queue_frames.labels("metrics").set(m.queue_rows.value())
+        m.signal_queue_items.labels("metrics").set(m.queue_points.value())
+        for signal in ("traces", "logs"):
+            if self.store.closed:
+                return
+            frames, items = await self.store.write(self.store.queue_stats, signal)
+            m.signal_queue_frames.labels(signal).set(frames)
+            m.signal_queue_items.labels(signal).set(items)
 
     async def _metrics(self, request):
         out = []
         self.metrics.devices.set(len(self.view))
+        await self._count_queues()
         self.view.render(out)
         self.metrics.render(out)
         return web.Response(body="".join(out).encode(), headers={"Content-Type": prometheus.CONTENT_TYPE})
@@ -246,21 +288,14 @@ class Gateway:
             self.handler.draining = True
             while self.handler.in_flight and time.monotonic() < deadline:
                 await asyncio.sleep(0.01)
-        for drain in self.signal_drains:
+        for drain in self.drains.values():
             await drain.stop()
-        if self.drain is not None:
-            await self.drain.stop()
-            emptied = await self.drain.flush(deadline)
-            frames = self.metrics.queue_rows.value()
-            log.info(
-                "final export %s; %d frames stay queued for the next start",
-                "emptied the queue" if emptied else "stopped",
-                frames,
-            )
-        for drain in self.signal_drains:
-            await drain.flush(deadline)
-        if self.exporter is not None:
-            await self.exporter.close()
+        for signal, drain in self.drains.items():
+            emptied = await drain.flush(deadline)
+            log.info("final export of %s %s", signal, "emptied its queue" if emptied else "stopped")
+        log.info("%d metrics frames stay queued for the next start", self.metrics.queue_rows.value())
+        for exporter in {id(e): e for e in self.exporters.values()}.values():
+            await exporter.close()
         if self.runner is not None:
             await self.runner.cleanup()
         if self.store is not None:
