@@ -5,6 +5,7 @@ request processed in ONE SQLite transaction on the store's writer thread, commit
     app.router.add_post("/v1/frames", FramesHandler(keys, store, ingest, metrics, max_request_bytes).handle)
 """
 
+import asyncio
 import json
 import logging
 import re
@@ -25,6 +26,11 @@ _DEVICE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _NONCE = re.compile(r"^([0-9]{1,10})\.([0-9]{1,19})$")
 _INT = re.compile(r"^[0-9]{1,20}$")
 _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
+# Slow-loris uploads must not hold connections: a body must keep coming at MIN_BODY_RATE bytes/s on average
+# once BODY_GRACE_S have passed, else 408. The request head has its own limit, the server's keep-alive timeout.
+BODY_GRACE_S = 10.0
+MIN_BODY_RATE = 256
+_FUTURE_SLACK_US = 3_600_000_000
 U32_MAX = (1 << 32) - 1
 
 
@@ -214,6 +220,10 @@ class Ingest:
         start, end = header.start + offset, header.end + offset
         if start < 0 or end < 0:
             raise Reject("clock", "frame time maps before 1970")
+        # A frame cannot end in the future beyond the clock skew we tolerate: such times are a broken or
+        # hostile clock, and past year 2554 they do not even fit OTLP's u64 nanoseconds.
+        if end > req.receive_us + 2 * self.max_skew_us + _FUTURE_SLACK_US:
+            raise Reject("clock", "frame time is in the future")
         if corrected:
             stats.corrected = True
         return start, end, corrected
@@ -337,7 +347,10 @@ class FramesHandler:
             return self._refuse(401, "unknown_device", "no key for this device")
         if not signature:
             return self._refuse(401, "missing_signature", "X-Litetel-Signature is required")
-        body = await self._read_body(request)
+        try:
+            body = await self._read_body(request)
+        except asyncio.TimeoutError:
+            return self._refuse(408, "slow_client", "body arriving slower than %d B/s" % MIN_BODY_RATE)
         if body is None:
             return self._refuse(413, "too_large", "request over %d bytes" % self.max_request_bytes)
         if not _SIGNATURE.match(signature) or not self.keys.verify(
@@ -364,16 +377,24 @@ class FramesHandler:
         return web.json_response({"results": results, "time": time.time_ns() // 1_000_000})
 
     async def _read_body(self, request):
-        """The body, or None as soon as it grows past the limit (also without a Content-Length)."""
+        """The body, or None as soon as it grows past the limit (also without a Content-Length).
+
+        Raises ``asyncio.TimeoutError`` for a slow-loris client: nothing for ``BODY_GRACE_S``, or less than
+        ``MIN_BODY_RATE`` bytes/s on average once the grace has passed (a 9600-baud link still makes it).
+        """
         chunks, size = [], 0
+        started = time.monotonic()
         while True:
-            chunk = await request.content.read(65536)
+            chunk = await asyncio.wait_for(request.content.read(65536), BODY_GRACE_S)
             if not chunk:
                 return b"".join(chunks)
             size += len(chunk)
             if size > self.max_request_bytes:
                 return None
             chunks.append(chunk)
+            elapsed = time.monotonic() - started
+            if elapsed > BODY_GRACE_S and size < elapsed * MIN_BODY_RATE:
+                raise asyncio.TimeoutError
 
     def _count(self, results, stats):
         m = self.metrics

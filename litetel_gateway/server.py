@@ -28,6 +28,7 @@ from litetel_gateway.self_metrics import SIGNALS, GatewayMetrics
 from litetel_gateway.store import Store
 
 log = logging.getLogger("litetel_gateway")
+HEAD_TIMEOUT_S = 15.0  # seconds a connection may stay idle or take to send a request head
 
 DATABASE_NAME = "gateway.sqlite3"
 
@@ -210,8 +211,11 @@ class Gateway:
             log.warning(
                 "protobuf uses the %r backend, not upb: OTLP encoding will be slow", api_implementation.Type()
             )
+        # keepalive_timeout also bounds how long a new connection may take to deliver a request head
+        # (aiohttp closes it if still idle then): the defence against slow-loris heads.
         self.runner = web.AppRunner(
-            app, access_log=None, handle_signals=False, shutdown_timeout=c.shutdown_timeout_s
+            app, access_log=None, handle_signals=False, shutdown_timeout=c.shutdown_timeout_s,
+            keepalive_timeout=HEAD_TIMEOUT_S,
         )
         await self.runner.setup()
         site = web.TCPSite(self.runner, c.host, c.port)

@@ -163,6 +163,18 @@ def test_a_wall_clock_within_the_skew_is_trusted(harness):
     assert (row.start_us, row.end_us, row.corrected) == (T0 - SECOND, T0, 0)
 
 
+def test_a_frame_ending_far_in_the_future_is_refused_and_nothing_queued(harness):
+    """Found by the hostile-input campaign: a year-2600 end time was queued, then could not be encoded as
+    OTLP's u64 nanoseconds and stalled every export."""
+    dev, sid = counter_device()
+    now = T0
+    ok = dev.frame([sid, 1], now - SECOND, now)
+    future = dev.frame([sid, 2], now, (2**64 - 1) // 1000)
+    results = harness.send(dev, [ok, future], time_ms=now // 1000, receive_us=now)
+    assert results == ["ok", "reject:clock"]
+    assert [row.end_us for row in harness.queue()] == [now]
+
+
 # -- cumulative state --------------------------------------------------------------------------------
 
 
