@@ -6,7 +6,7 @@ import os
 import pytest
 
 from litetel_gateway import keys as keys_module
-from litetel_gateway.config import load_config, metrics_endpoint, parse_key_values
+from litetel_gateway.config import SIGNALS, build_parser, load_config, metrics_endpoint, parse_key_values
 from litetel_gateway.keys import KeyFileError, KeyStore, decode_key, load_keys, sign
 
 BASE = ["--keys", "k.toml"]
@@ -115,6 +115,118 @@ def test_unsupported_environment_values_are_clear_errors(env):
 def test_parse_key_values_skips_blanks():
     assert parse_key_values(" a = 1 , ,b=2", "x") == {"a": "1", "b": "2"}
     assert parse_key_values("", "x") == {}
+
+
+def test_signal_endpoints_from_the_environment():
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://traces.example/ingest",
+    }
+    c = load_config(BASE, environ=env)
+    endpoints = {signal: c.exports[signal].endpoint for signal in SIGNALS}
+    assert endpoints == {
+        "metrics": "http://collector:4318/v1/metrics",
+        "traces": "https://traces.example/ingest",  # used as-is, no /v1/traces appended
+        "logs": "http://collector:4318/v1/logs",
+    }
+
+
+def test_signal_endpoint_flags_win_over_the_base_flag_and_every_variable():
+    env = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://env:4318",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://env-traces:1/t",
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "http://env-logs:1/l",
+    }
+    argv = BASE + ["--otlp-endpoint", "http://flag:4318", "--otlp-traces-endpoint", "http://flag-traces:2/t"]
+    c = load_config(argv, environ=env)
+    assert c.exports["traces"].endpoint == "http://flag-traces:2/t"
+    # the base flag beats the LOGS variable: flags override the environment
+    assert c.exports["logs"].endpoint == "http://flag:4318/v1/logs"
+    assert c.otlp_endpoint == "http://flag:4318/v1/metrics"
+    c = load_config(BASE + ["--otlp-logs-endpoint", "http://only-logs:3/l"], environ={})
+    assert (c.otlp_endpoint, c.exports["traces"].endpoint) == (None, None)
+    assert c.exports["logs"].endpoint == "http://only-logs:3/l"
+
+
+def test_traces_and_logs_follow_a_metrics_only_endpoint():
+    c = load_config(BASE, environ={"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://c:4318/custom/path"})
+    assert c.exports["traces"].endpoint == "http://c:4318/custom/v1/traces"
+    c = load_config(BASE + ["--otlp-metrics-endpoint", "http://c:4318/v1/metrics"], environ={})
+    assert c.exports["logs"].endpoint == "http://c:4318/v1/logs"
+    c = load_config(
+        BASE + ["--otlp-protocol", "grpc"], environ={"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "c:4317"}
+    )
+    assert c.exports["traces"].endpoint == "c:4317"  # one gRPC target serves every signal
+
+
+# (flag and its value, variable suffix, generic value, signal-specific value, attribute, expected values)
+PRECEDENCE = [
+    (["--otlp-protocol", "http/protobuf"], "PROTOCOL", "grpc", "http/protobuf", "protocol",
+     ("http/protobuf", "http/protobuf", "grpc", "http/protobuf")),
+    (["--otlp-compression", "gzip"], "COMPRESSION", "none", "gzip", "compression",
+     ("gzip", "gzip", "none", "gzip")),
+    (["--otlp-timeout", "7"], "TIMEOUT", "2000", "3000", "timeout_s", (7.0, 3.0, 2.0, 10.0)),
+    (["--otlp-header", "k=flag"], "HEADERS", "k=generic", "k=specific", "headers",
+     ({"k": "flag"}, {"k": "specific"}, {"k": "generic"}, {})),
+    (["--otlp-insecure"], "INSECURE", "true", "false", "insecure", (True, False, True, False)),
+    (["--no-otlp-insecure"], "INSECURE", "TRUE", "True", "insecure", (False, True, True, False)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("signal", ["traces", "logs", "metrics"])
+@pytest.mark.parametrize("flag, suffix, generic, specific, attribute, expected", PRECEDENCE)
+def test_precedence_flag_then_signal_variable_then_generic_variable_then_default(
+    signal, flag, suffix, generic, specific, attribute, expected
+):
+    generic_var = "OTEL_EXPORTER_OTLP_" + suffix
+    specific_var = "OTEL_EXPORTER_OTLP_%s_%s" % (signal.upper(), suffix)
+    both = {generic_var: generic, specific_var: specific}
+    cases = [(flag, both), ([], both), ([], {generic_var: generic}), ([], {})]
+    got = tuple(
+        getattr(load_config(BASE + argv, environ=env).exports[signal], attribute) for argv, env in cases
+    )
+    assert got == expected
+    other = next(s for s in SIGNALS if s != signal)  # a signal's variable leaves the other signals alone
+    assert (
+        getattr(load_config(BASE, environ={specific_var: specific}).exports[other], attribute) == expected[3]
+    )
+
+
+def test_certificate_from_flag_or_variables(tmp_path):
+    generic, specific = tmp_path / "ca.pem", tmp_path / "traces-ca.pem"
+    generic.write_text("x")
+    specific.write_text("y")
+    env = {
+        "OTEL_EXPORTER_OTLP_CERTIFICATE": str(generic),
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": str(specific),
+    }
+    c = load_config(BASE, environ=env)
+    assert (c.exports["metrics"].certificate, c.exports["traces"].certificate) == (
+        str(generic),
+        str(specific),
+    )
+    assert load_config(BASE, environ={}).exports["logs"].certificate is None
+    c = load_config(BASE + ["--otlp-certificate", str(specific)], environ=env)
+    assert {c.exports[s].certificate for s in SIGNALS} == {str(specific)}
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE"):
+        load_config(BASE, environ={"OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE": str(tmp_path / "missing.pem")})
+
+
+def test_bad_signal_specific_values_name_their_variable():
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"):
+        load_config(BASE, environ={"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"})
+    with pytest.raises(ValueError, match="OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"):
+        load_config(BASE, environ={"OTEL_EXPORTER_OTLP_LOGS_TIMEOUT": "soon"})
+
+
+def test_help_explains_every_flag():
+    parser = build_parser()
+    flags = [a for a in parser._actions if a.option_strings and a.dest != "help"]
+    undocumented = [a.option_strings[0] for a in flags if not a.help or len(a.help) < 15]
+    assert not undocumented
+    text = parser.format_help()
+    for flag in ("--otlp-traces-endpoint", "--otlp-logs-endpoint", "--otlp-insecure", "--otlp-certificate"):
+        assert flag in text
 
 
 # -- keys ------------------------------------------------------------------------------------------
