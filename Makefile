@@ -119,8 +119,8 @@ lint: $(STAMP)
 demo: $(STAMP) rotel-deps
 	$(PY) examples/demo.py
 
-bench: $(STAMP) $(MPY_STAMP) rotel-deps
-	$(PY) -m pytest benchmarks -p no:cacheprovider --timeout=1800 $(PYTEST_ARGS)
+bench: $(STAMP) $(MPY_STAMP)
+	$(PY) -m benchmarks.report
 
 # The full reliability campaign (issue 8, docs/reliability.md); `make test` runs the short forms of the same
 # scenarios. Figures land in tests/faults/figures/*.json.

@@ -167,6 +167,10 @@ class DrainLoop:
         batch = await self.source.read_batch(self.batch_points)
         if batch is None:
             return None
+        if batch.request is None:  # unbuildable rows: retrying cannot help, and they would block the queue
+            await self.source.dead_letter(batch, "unbuildable: %s" % batch.error)
+            self.metrics.export_requests.labels("permanent_error").inc()
+            return True
         started = time.perf_counter()
         result = await self._export(batch.request)
         self.metrics.export_latency.observe(time.perf_counter() - started)

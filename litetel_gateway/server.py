@@ -34,10 +34,13 @@ DATABASE_NAME = "gateway.sqlite3"
 
 
 class Batch:
-    __slots__ = ("request", "row_ids", "n_points")
+    """Queued rows and the export request built from them; ``request`` is None and ``error`` says why when
+    the rows cannot be turned into OTLP (the drain loop dead-letters them instead of retrying forever)."""
 
-    def __init__(self, request, row_ids, n_points):
-        self.request, self.row_ids, self.n_points = request, row_ids, n_points
+    __slots__ = ("request", "row_ids", "n_points", "error")
+
+    def __init__(self, request, row_ids, n_points, error=None):
+        self.request, self.row_ids, self.n_points, self.error = request, row_ids, n_points, error
 
 
 _BUILDERS = {"metrics": build_request, "traces": build_traces_request, "logs": build_logs_request}
@@ -59,7 +62,11 @@ class QueueSource:
         rows = self.store.read_queue(max_points, self.signal)
         if not rows:
             return None
-        request, n_points = self._build_request(rows, self.store.reader_dictionary, self.settings)
+        try:
+            request, n_points = self._build_request(rows, self.store.reader_dictionary, self.settings)
+        except Exception as exc:  # a row that validated at ingest but cannot be encoded: a bug, not weather
+            log.exception("cannot build an export request from queued rows %d..%d", rows[0].id, rows[-1].id)
+            return Batch(None, [r.id for r in rows], 0, "%s: %s" % (type(exc).__name__, exc))
         return Batch(request, [r.id for r in rows], n_points)
 
     async def read_batch(self, max_points):

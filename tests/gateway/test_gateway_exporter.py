@@ -190,3 +190,37 @@ def test_flush_stops_at_the_first_failure_and_keeps_the_queue():
         DrainLoop(source, ScriptedExporter([]), GatewayMetrics(), 2).flush(time.monotonic() + 5)
     )
     assert emptied and source.rows == []
+
+
+def test_rows_that_cannot_be_built_are_dead_lettered_not_retried_forever():
+    """Found by the hostile-input campaign: a batch the source could not encode was retried forever,
+    stalling every device's export behind it. Now the source hands it over unbuilt and it is dead-lettered."""
+    from litetel_gateway.server import QueueSource
+
+    class BrokenRows(FakeSource):
+        async def read_batch(self, max_points):
+            batch = await super().read_batch(max_points)
+            if batch is not None and 0 in batch.rows:
+                batch.request, batch.error = None, "struct.error: argument out of range"
+            return batch
+
+    source = BrokenRows(range(4))
+    exporter = ScriptedExporter([ExportResult.success()])
+    loop = DrainLoop(source, exporter, GatewayMetrics(), batch_points=2)
+
+    async def run():
+        return [await loop.export_one(sleep=False) for _ in range(3)]
+
+    assert asyncio.run(run()) == [True, True, None]
+    assert source.dead == [0, 1] and source.acked == [2, 3] and len(exporter.sent) == 1
+
+    class Store:  # the real QueueSource turns a build failure into such a batch
+        reader_dictionary = None
+
+        def read_queue(self, max_points, signal):
+            return [type("Row", (), {"id": 7})()]
+
+    src = QueueSource(Store(), None, GatewayMetrics())
+    src._build_request = lambda rows, dictionary, settings: 1 / 0
+    batch = src._build(10)
+    assert batch.request is None and batch.row_ids == [7] and "ZeroDivisionError" in batch.error
