@@ -28,6 +28,9 @@ device = litetel.Device(
     resource={"service.name": "model-server", "deployment.environment": os.environ.get("ENV", "dev")},
     endpoint=os.environ.get("LITETEL_ENDPOINT") or None,
     key=bytes.fromhex(os.environ["LITETEL_KEY"]) if os.environ.get("LITETEL_KEY") else None,
+    # A server is not a microcontroller: room for a long outage of frames carrying spans and logs
+    # (the device default of 16 KiB fills in seconds here, and a full buffer drops frames, counted).
+    buffer=litetel.RingBuffer(capacity=int(os.environ.get("LITETEL_BUFFER_BYTES", 1 << 20))),
 )
 meter = device.meter("model_server")
 tracer = device.tracer("model_server")
