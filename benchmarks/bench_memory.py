@@ -4,7 +4,8 @@ Per series = (traced bytes after creating the instrument and N series, one measu
 device / provider / registry and the attribute dicts (or label tuples) built beforehand, and the handles
 litetel / prometheus_client return kept alive, as an application does. litetel's max_series is raised
 to fit N.
-Import figures come from fresh subprocesses (`python -c`), repeated for a spread.
+Import figures come from fresh subprocesses (`python -c`), repeated for a spread, after one run that writes
+the .pyc files (as an installed package has them).
 """
 
 import gc
@@ -76,14 +77,17 @@ def test_memory_per_series(lib, kind, n, measurements, quick):
     measurements.record("memory.%s.%s.%d" % (lib, kind, n), per_series, unit="B/series", lib=lib)
 
 
-def import_probe(statement):
+def import_probe(statement, write_bytecode=False):
+    env = dict(os.environ, LITETEL_PURE="")
+    if write_bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
     out = subprocess.run(
         [sys.executable, "-c", _IMPORT_PROBE % statement],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
-        env=dict(os.environ, LITETEL_PURE=""),
+        env=env,
     )
     return json.loads(out.stdout)
 
@@ -92,6 +96,9 @@ def import_probe(statement):
 def test_import_cost(case, measurements, quick):
     lib = case.split("_")[0]
     load_side(lib)
+    # An installed package has its .pyc files (pip compiles them; the peers' were): write litetel's first, so
+    # a clean clone is not timed compiling its sources.
+    import_probe(IMPORTS[case], write_bytecode=True)
     probes = [import_probe(IMPORTS[case]) for _ in range(1 if quick else 11)]
     bare = set(
         import_probe("pass")["modules"]

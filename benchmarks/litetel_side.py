@@ -57,11 +57,15 @@ def reference_frames(codec, compression):
     return frames
 
 
+def frame_points(frame_bytes):
+    """The flat ``[series_id, value, ...]`` points list of one frame (wire format §2.2)."""
+    header, payload, _ = wire.parse_frame(frame_bytes, 0)
+    return wire.decode_payload(header, payload)[1]
+
+
 def count_frame_points(frame_bytes):
     """Data points in one frame (a check that a frame holds what it should)."""
-    header, payload, _ = wire.parse_frame(frame_bytes, 0)
-    _, points = wire.decode_payload(header, payload)[:2]
-    return len(points) // 2
+    return len(frame_points(frame_bytes)) // 2
 
 
 def export_setup():
