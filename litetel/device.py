@@ -15,15 +15,14 @@ appended to the ring buffer, from which the uploader sends it.
 
 import os
 
-from litetel import codecs
-from litetel import compression as _compression
 from litetel.accel import new_lock
 from litetel.clock import ticks_us, wall_us
 from litetel.dictionary import Dictionary
-from litetel.errors import FrameTooLargeError
-from litetel.frame import FLAG_CLOCK_TICKS, FLAG_DICT_REFRESH, device_hash, encode_frame
 from litetel.meter import Meter
-from litetel.ring_buffer import RingBuffer
+
+# The encode side (codecs, compression, frame, ring buffer) is imported where it is first used, not here:
+# recording needs none of it, so `import litetel; litetel.Device` stays cheap (CPython import time) and a
+# MicroPython device holds its bytecode only from the first collect() on.
 
 _ID_CHARS = "._:-"
 SELF_SCOPE = "litetel"
@@ -71,6 +70,10 @@ class Device:
 
     def __init__(self, device_id, resource=None, buffer=None, endpoint=None, key=None, transport=None,
                  codec="msgpack", compression="auto", interval_s=60, max_series=64, max_spans=64, max_logs=64):
+        from litetel import codecs
+        from litetel import compression as _compression
+        from litetel.frame import device_hash
+
         _check_device_id(device_id)
         self.device_id = device_id
         self.codec = _choose(codecs.NAMES, codec, "codec")
@@ -89,7 +92,11 @@ class Device:
         self.epoch = _new_epoch()
         self.device_hash = device_hash(device_id)
         self.dictionary = Dictionary(resource)
-        self.buffer = RingBuffer(capacity=16384) if buffer is None else buffer
+        if buffer is None:
+            from litetel.ring_buffer import RingBuffer
+
+            buffer = RingBuffer(capacity=16384)
+        self.buffer = buffer
         self.buffer.on_drop = self.count_drop
         self._meters = {}
         self._lock = new_lock()  # one collect at a time; guards the interval bounds
@@ -180,6 +187,9 @@ class Device:
             payload = self._build_payload(end_ticks)
             if payload is None:
                 return None
+            from litetel.errors import FrameTooLargeError
+            from litetel.frame import FLAG_CLOCK_TICKS, encode_frame
+
             start_wall = self._start_wall
             # The wall clock when it was set for the whole interval and did not step back; else ticks.
             if end_wall is not None and start_wall is not None and start_wall <= end_wall:
@@ -233,6 +243,8 @@ class Device:
 
     def dictionary_refresh_frame(self):
         """A ``DICT_REFRESH`` frame holding the whole dictionary (wire format §3), for the uploader."""
+        from litetel.frame import FLAG_DICT_REFRESH, encode_frame
+
         return encode_frame([self.dictionary.refresh(), []], self.codec, self.compression, self.device_hash,
                             self.epoch, 0, 0, 0, FLAG_DICT_REFRESH)
 
