@@ -7,6 +7,11 @@ Decided once, at import, like msgpack-python's C-extension/fallback choice:
   CPython when the environment variable ``LITETEL_PURE=1`` is set, so tests can run the pure twins.
 - ``new_lock()``: a real lock on CPython, where threads record concurrently; a no-op object on MicroPython,
   where the bound hot path must not allocate and runs in a single context (or an interrupt handler).
+- ``ATOMIC_COUNT``: ``next()`` of an ``itertools.count`` is atomic here, so a counter's ``add(1)`` may be
+  one such call instead of a locked read-add-write (``instruments.CountingSumHandle``). True on CPython with
+  the GIL (one C call runs whole under the GIL: no other thread's bytecode can interleave with it), unless
+  ``LITETEL_PURE=1``. False on MicroPython (no itertools) and on free-threaded builds (no GIL: the count's
+  increment could race), where the locked path is used.
 """
 
 import sys
@@ -54,3 +59,11 @@ else:
     import _thread
 
     new_lock = _thread.allocate_lock
+
+
+def _gil_enabled():
+    is_enabled = getattr(sys, "_is_gil_enabled", None)  # CPython 3.13+; older versions always have the GIL
+    return True if is_enabled is None else is_enabled()
+
+
+ATOMIC_COUNT = ENABLED and _gil_enabled()

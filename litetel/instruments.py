@@ -6,9 +6,10 @@ to one overflow series whose only attribute is ``otel.metric.overflow=True`` (OT
 Values live in ``array`` columns (one slot per series) grown a few series at a time, and are aggregated as
 deltas: ``collect()`` reads and resets every series recorded in the interval.
 
-``bind(attrs)`` returns the series handle, the hot path: on MicroPython an integer ``add``/``set``/``record``
-through it allocates nothing (safe in an interrupt handler), on CPython it takes the instrument's lock so
-threads lose no update.
+``bind(attrs)`` returns the series handle (one per series, made with it), the hot path: on MicroPython an
+integer ``add``/``set``/``record`` through it allocates nothing (safe in an interrupt handler). On CPython
+threads lose no update: a counter's ``add(1)`` is one atomic ``itertools.count`` step (``accel.ATOMIC_COUNT``),
+everything else takes the instrument's lock.
 
     >>> from litetel.device import Device
     >>> meter = Device("doc-1").meter("demo")
@@ -21,7 +22,7 @@ threads lose no update.
 import struct
 from array import array
 
-from litetel.accel import MICROPYTHON, new_lock
+from litetel.accel import ATOMIC_COUNT, MICROPYTHON, new_lock
 from litetel.dictionary import canonical_key
 from litetel.errors import InstrumentError
 
@@ -41,6 +42,7 @@ _INT64_MIN = -(1 << 63)
 # Series slots added per growth step: a 64 KB heap cannot afford max_series up front, nor spare slots.
 _GROW = 1 if MICROPYTHON else 4
 _CACHE_SIZE = 2 if MICROPYTHON else 8  # attrs-dict → handle fast path entries per instrument
+_ONE = 1  # `n is _ONE`: CPython keeps one object for every int 1, and a bool or float 1 is never it
 
 
 # ------------------------------------------------------------------------------------------ validation
@@ -81,7 +83,7 @@ class _Instrument:
         self.scope_id = scope_id
         self._dictionary = dictionary
         self._lock = new_lock()
-        self._index = {}  # canonical key -> local series index (the key tuple is the dictionary's too)
+        self._index = {}  # canonical key -> the series' handle (the key tuple is the dictionary's too)
         self._gids = array("I")  # local series index -> device-wide series id
         self._dirty = bytearray()  # per series slot: recorded in this interval; its length is the capacity
         self._cache = {}
@@ -103,8 +105,11 @@ class _Instrument:
         return None
 
     def bind(self, attrs=None):
-        """The handle of the series for ``attrs`` (created on first use; the overflow series past the cap)."""
-        return self._handle_class(self, self._series_index(attrs))
+        """The handle of the series for ``attrs`` (created on first use; the overflow series past the cap).
+        The same handle each time: it is made with the series."""
+        key = canonical_key(attrs)
+        handle = self._index.get(key)
+        return self._new_series(key) if handle is None else handle
 
     # Unbound calls look up ``self._cache`` first: a dict seen recently (by identity, checked by equality:
     # it may have been mutated, or its id reused) skips building the canonical key. Inlined in
@@ -119,33 +124,25 @@ class _Instrument:
         cache[id(attrs)] = e
         return e
 
-    def _series_index(self, attrs):
-        key = canonical_key(attrs)
-        local = self._index.get(key)
-        if local is not None:
-            return local
+    def _new_series(self, key):
         lock = self._lock
         lock.acquire()
         try:
-            local = self._index.get(key)  # another thread may have created it meanwhile
-            if local is None:
-                index = self._index
+            index = self._index
+            handle = index.get(key)  # another thread may have created it meanwhile
+            if handle is None:
                 if len(index) - (OVERFLOW_KEY in index) >= self.max_series or key == OVERFLOW_KEY:
                     key = OVERFLOW_KEY
-                    local = self._index.get(key)
-                if local is None:
-                    local = self._new_series(key)
+                    handle = index.get(key)
+                if handle is None:
+                    local = len(self._gids)
+                    if local == len(self._dirty):
+                        self._grow(_GROW)
+                    self._gids.append(self._dictionary.new_series(key))
+                    handle = index[key] = self._handle_class(self, local)
         finally:
             lock.release()
-        return local
-
-    def _new_series(self, key):
-        local = len(self._gids)
-        if local == len(self._dirty):
-            self._grow(_GROW)
-        self._gids.append(self._dictionary.new_series(key))
-        self._index[key] = local
-        return local
+        return handle
 
     def _grow(self, n):
         self._dirty.extend(bytes(n))
@@ -155,7 +152,7 @@ class _Instrument:
         self._lock.acquire()
         try:
             gids = self._gids
-            return [(gids[local], key) for key, local in self._index.items() if gids[local] >= first_gid]
+            return [(gids[h._i], key) for key, h in self._index.items() if gids[h._i] >= first_gid]
         finally:
             self._lock.release()
 
@@ -230,7 +227,8 @@ class _Handle:
 
 
 class SumHandle(_Handle):
-    """A series of a ``Counter`` or ``UpDownCounter``: ``add(n=1)``."""
+    """A series of a ``Counter`` or ``UpDownCounter``: ``add(n=1)``. The locked form (MicroPython,
+    free-threaded CPython, ``LITETEL_PURE=1``); ``CountingSumHandle`` is the CPython one."""
 
     __slots__ = ("_ints", "_floor")
 
@@ -257,9 +255,45 @@ class SumHandle(_Handle):
             self._inst._add_other(self._i, n)
 
 
+if ATOMIC_COUNT:
+    from itertools import count as _count
+
+    class CountingSumHandle(_count):
+        """A series of a ``Counter`` or ``UpDownCounter`` on CPython with the GIL: ``add(n=1)``.
+
+        The handle is an ``itertools.count``: ``add(1)``, the common case, advances it with ``next()``, one C
+        call, which the GIL runs whole, so threads lose no step without taking a lock (``accel.ATOMIC_COUNT``
+        says when that holds). ``collect()`` reads the steps with ``next()`` too and subtracts its own reads;
+        other increments take the instrument's lock and its columns.
+        """
+
+        __slots__ = ("_inst", "_i")
+
+        def __new__(cls, inst, i):
+            self = _count.__new__(cls)
+            self._inst = inst
+            self._i = i
+            return self
+
+        def add(self, n=1):
+            """Add ``n`` (int or float; counters refuse negatives). ``ok.add(1)``"""
+            if n is _ONE:
+                next(self)
+            else:
+                self._inst._add(self._i, n)
+
+        def __repr__(self):
+            return "<%s of %s #%d>" % (self.__class__.__name__, self._inst.name, self._i)
+
+
 class _Sum(_Scalar):
-    _handle_class = SumHandle
+    _handle_class = CountingSumHandle if ATOMIC_COUNT else SumHandle
     _floor = _LMIN - 1
+
+    def __init__(self, *args):
+        if ATOMIC_COUNT:
+            self._seen = array("q")  # per series: what collect's last next() of its handle returned
+        _Scalar.__init__(self, *args)
 
     def add(self, n=1, attrs=None):
         """Add ``n`` to the series of ``attrs``: ``requests.add(1, {"http.route": "/api"})``."""
@@ -268,6 +302,29 @@ class _Sum(_Scalar):
             e = self._cache_miss(attrs)
         e[1].add(n)
 
+    def _add(self, i, n):
+        # The locked increment of series i: any n but a CountingSumHandle's add(1).
+        if n.__class__ is int and n >= self._floor:
+            lock = self._lock
+            lock.acquire()
+            try:
+                self._add_int(i, n)
+                self._dirty[i] = 1
+            finally:
+                lock.release()
+        else:
+            self._add_other(i, n)
+
+    def _add_int(self, i, n):
+        # Under the lock.
+        a = self._ints
+        s = a[i] + n
+        if _LMIN <= s <= _LMAX:
+            a[i] = s
+        else:
+            a[i] = 0
+            self._spill(i, s)
+
     def _add_other(self, i, n):
         v = as_number(n, self.name)
         if not finite(v):
@@ -275,7 +332,7 @@ class _Sum(_Scalar):
         if v < 0 and self._floor == 0:
             raise InstrumentError("%s: a counter only increases, got %r" % (self.name, v))
         if v.__class__ is int:
-            return SumHandle(self, i).add(v)
+            return self._add(i, v)
         lock = self._lock
         lock.acquire()
         try:
@@ -284,6 +341,33 @@ class _Sum(_Scalar):
             self._dirty[i] = 1
         finally:
             lock.release()
+
+    def _grow(self, n):
+        _Scalar._grow(self, n)
+        if ATOMIC_COUNT:
+            self._seen.extend(array("q", [-1] * n))  # -1: the first next() returns the adds made before it
+
+    if ATOMIC_COUNT:
+
+        def _collect(self, out):
+            """As ``_Instrument._collect``, adding each handle's ``next()`` steps since the previous call."""
+            self._lock.acquire()
+            try:
+                dirty = self._dirty
+                seen = self._seen
+                for h in self._index.values():  # every series has its handle here
+                    i = h._i
+                    r = next(h)
+                    steps = r - seen[i] - 1  # the adds since the previous read (which was a step too)
+                    seen[i] = r
+                    if steps:
+                        self._add_int(i, steps)
+                    if steps or dirty[i]:
+                        out.append(self._gids[i])
+                        out.append(self._take(i, dirty[i]))
+                        dirty[i] = 0
+            finally:
+                self._lock.release()
 
     def _take(self, i, _dirty):
         v = self._ints[i]
