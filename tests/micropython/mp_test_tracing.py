@@ -87,6 +87,7 @@ fails = next(s for s in spans if strings[s[4]] == "fails")
 check_eq(fails[10], 2, "error status")
 check_eq(fails[11], "ValueError: boom", "status message")
 check(len(points) == 6, "3 series of metrics in the same payload")
+del body, dict_delta, points, spans, logs, warn, fails  # checked: free them before the frame is read back
 
 # A full buffer drops and counts.
 for i in range(6):
