@@ -33,6 +33,16 @@ except ImportError:  # MicroPython
         return lo
 
 
+_ZEROS = {}  # bucket count -> array of that many zeros: collect resets a series' buckets with one slice
+
+
+def _zeros(n):
+    zeros = _ZEROS.get(n)
+    if zeros is None:
+        zeros = _ZEROS[n] = array("l", [0] * n)
+    return zeros
+
+
 DEFAULT_BOUNDARIES = (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000)
 
 
@@ -41,8 +51,10 @@ def _floor(b):
     return n - 1 if n > b else n
 
 
-_HAS_INT = 1
-_HAS_FLOAT = 2
+_INF = float("inf")
+# (typecode, sum, min, max) of a series' int and float columns before their first measurement.
+_INT_EMPTY = ("l", 0, _LMAX, _LMIN)
+_FLOAT_EMPTY = ("d", 0.0, _INF, -_INF)
 
 # The current-span getter, set by litetel.tracing when it loads: None on a device without a tracer, so a
 # record pays one global read for exemplars; with one, a call that allocates nothing while no span is current.
@@ -64,46 +76,38 @@ class HistogramHandle(_Handle):
     def record(self, v):
         """Record one measurement (int or float, finite). ``latency.bind(attrs).record(0.012)``"""
         # Ints and floats have their own columns (boundaries, sum, min, max): an int never meets a float,
-        # which would allocate on MicroPython; a float sum needs no range check.
+        # which would allocate on MicroPython; a float sum needs no range check. Min and max start at the
+        # sentinels (+max, -max): a series was recorded when its min <= max, so no flag is kept.
         t = v.__class__
         if t is float and v - v == 0.0:
             cols = self._fcols
-            kind = _HAS_FLOAT
-            b = self._base + _bisect(cols[0], v)
-            i = self._i
-            self._lock.acquire()
-            self._buckets[b] += 1
-            cols[1][i] += v
         elif t is int and _LMIN <= v <= _LMAX:
             cols = self._icols
-            kind = _HAS_INT
-            b = self._base + _bisect(cols[0], v)
-            i = self._i
-            self._lock.acquire()
-            self._buckets[b] += 1
-            s = cols[1][i] + v
-            if _LMIN <= s <= _LMAX:
-                cols[1][i] = s
-            else:
-                cols[1][i] = 0
-                self._inst._spill(i, s)
         else:
             return self._inst._record_other(self._i, v)
-        d = self._dirty
-        if d[i] & kind:
+        i = self._i
+        b = self._base + _bisect(cols[0], v)
+        lock = self._lock
+        lock.acquire()
+        try:
+            self._buckets[b] += 1
+            sums = cols[1]
+            s = sums[i] + v
+            if t is float or _LMIN <= s <= _LMAX:
+                sums[i] = s
+            else:
+                sums[i] = 0
+                self._inst._spill(i, s)
             if v < cols[2][i]:
                 cols[2][i] = v
-            elif v > cols[3][i]:
+            if v > cols[3][i]:
                 cols[3][i] = v
-        else:
-            cols[2][i] = v
-            cols[3][i] = v
-            d[i] |= kind
-        if current_span is not None:
-            span = current_span()
-            if span is not None and span.sampled:
-                self._inst._keep_exemplar(b, v, span)
-        self._lock.release()
+            if current_span is not None:
+                span = current_span()
+                if span is not None and span.sampled:
+                    self._inst._keep_exemplar(b, v, span)
+        finally:
+            lock.release()
 
 
 class Histogram(_Instrument):
@@ -126,6 +130,7 @@ class Histogram(_Instrument):
             ibounds = boundaries  # integral boundaries (OTel's defaults): one tuple serves both
         self._icols = (ibounds, array("l"), array("l"), array("l"))
         self._fcols = (boundaries, array("d"), array("d"), array("d"))  # a float against an int: exact
+        self._zeros = _zeros(self._nbuckets)
         _Instrument.__init__(self, dictionary, scope_id, name, unit, description, max_series)
 
     _exemplars = None  # {flat bucket index: (value, ticks_us, trace_id, span_id)}, made by the first exemplar
@@ -169,10 +174,10 @@ class Histogram(_Instrument):
     def _grow(self, n):
         _Instrument._grow(self, n)
         self._buckets.extend(array("l", [0] * (n * self._nbuckets)))
-        for col in self._icols[1:]:
-            col.extend(array("l", [0] * n))
-        for col in self._fcols[1:]:
-            col.extend(array("d", [0.0] * n))
+        for cols, (typecode, zero, top, bottom) in ((self._icols, _INT_EMPTY), (self._fcols, _FLOAT_EMPTY)):
+            cols[1].extend(array(typecode, [zero] * n))
+            cols[2].extend(array(typecode, [top] * n))  # min: above any value
+            cols[3].extend(array(typecode, [bottom] * n))  # max: below any value
 
     def _record_other(self, i, v):
         v = as_number(v, self.name)
@@ -182,31 +187,40 @@ class Histogram(_Instrument):
             v = float(v)  # beyond this port's int column
         HistogramHandle(self, i).record(v)
 
-    def _take(self, i, dirty):
+    def _collect(self, out):
+        """As ``_Instrument._collect``; a series was recorded when its int or float min <= max."""
+        self._lock.acquire()
+        try:
+            gids = self._gids
+            imin, imax = self._icols[2], self._icols[3]
+            fmin, fmax = self._fcols[2], self._fcols[3]
+            for i in range(len(gids)):
+                if imin[i] <= imax[i] or fmin[i] <= fmax[i]:
+                    out.append(gids[i])
+                    out.append(self._take(i))
+        finally:
+            self._lock.release()
+
+    def _take(self, i):
+        # Under the lock. Whole-slice array operations, not a loop over the buckets: collect's cost.
         nb = self._nbuckets
         base = i * nb
-        buckets = self._buckets
-        first = -1
-        last = 0
-        count = 0
-        for b in range(nb):
-            c = buckets[base + b]
-            if c:
-                if first < 0:
-                    first = b
-                last = b
-                count += c
-        point = [count, 0, first]
-        for b in range(first, last + 1):
-            point.append(buckets[base + b])
-            buckets[base + b] = 0
+        counts = list(self._buckets[base : base + nb])
+        self._buckets[base : base + nb] = self._zeros
+        first = 0
+        while not counts[first]:  # a recorded series has a non-empty bucket
+            first += 1
+        while not counts[-1]:
+            counts.pop()
         total = 0
         lo = hi = None
-        for kind, cols in ((_HAS_INT, self._icols), (_HAS_FLOAT, self._fcols)):
-            if dirty & kind:
-                total += cols[1][i]
-                cols[1][i] = 0
-                lo = cols[2][i] if lo is None else min(lo, cols[2][i])
-                hi = cols[3][i] if hi is None else max(hi, cols[3][i])
-        point[1:2] = [self._with_spill(i, total), lo, hi]
-        return point
+        for cols, (_, zero, top, bottom) in ((self._icols, _INT_EMPTY), (self._fcols, _FLOAT_EMPTY)):
+            sums, mins, maxs = cols[1], cols[2], cols[3]
+            if mins[i] <= maxs[i]:
+                total += sums[i]
+                lo = mins[i] if lo is None else min(lo, mins[i])
+                hi = maxs[i] if hi is None else max(hi, maxs[i])
+                sums[i] = zero
+                mins[i] = top
+                maxs[i] = bottom
+        return [sum(counts), self._with_spill(i, total), lo, hi, first] + counts[first:]

@@ -230,29 +230,11 @@ class SumHandle(_Handle):
     """A series of a ``Counter`` or ``UpDownCounter``: ``add(n=1)``. The locked form (MicroPython,
     free-threaded CPython, ``LITETEL_PURE=1``); ``CountingSumHandle`` is the CPython one."""
 
-    __slots__ = ("_ints", "_floor")
-
-    def __init__(self, inst, i):
-        _Handle.__init__(self, inst, i)
-        self._ints = inst._ints
-        self._floor = inst._floor
+    __slots__ = ()
 
     def add(self, n=1):
         """Add ``n`` (int or float; counters refuse negatives). ``ok.add(1)``"""
-        if n.__class__ is int and n >= self._floor:
-            i = self._i
-            a = self._ints
-            self._lock.acquire()
-            s = a[i] + n
-            if _LMIN <= s <= _LMAX:
-                a[i] = s
-            else:
-                a[i] = 0
-                self._inst._spill(i, s)
-            self._dirty[i] = 1
-            self._lock.release()
-        else:
-            self._inst._add_other(self._i, n)
+        self._inst._add(self._i, n)
 
 
 if ATOMIC_COUNT:
