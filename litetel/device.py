@@ -15,14 +15,17 @@ appended to the ring buffer, from which the uploader sends it.
 
 import os
 
-from litetel.accel import new_lock
+from litetel.accel import MICROPYTHON, new_lock
 from litetel.clock import ticks_us, wall_us
 from litetel.dictionary import Dictionary
 from litetel.meter import Meter
 
-# The encode side (codecs, compression, frame, ring buffer) is imported where it is first used, not here:
-# recording needs none of it, so `import litetel; litetel.Device` stays cheap (CPython import time) and a
-# MicroPython device holds its bytecode only from the first collect() on.
+# The encode side (codecs, compression, frame, ring buffer) is imported where it is first used: recording
+# needs none of it, so `import litetel; litetel.Device` stays cheap on CPython. Not on MicroPython: every
+# device there collects, and modules loaded after the application's buffer and series scatter over a small
+# heap, leaving collect() no contiguous block for its frame: loaded here, the code packs at the bottom.
+if MICROPYTHON:
+    from litetel import frame, ring_buffer  # noqa: F401
 
 _ID_CHARS = "._:-"
 SELF_SCOPE = "litetel"
