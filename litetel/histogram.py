@@ -17,7 +17,7 @@ from litetel.errors import InstrumentError
 from litetel.instruments import _LMAX, _LMIN, HISTOGRAM, _Handle, _Instrument, as_number, finite
 
 try:
-    from bisect import bisect_left as _bisect  # C on CPython
+    from _bisect import bisect_left as _bisect  # the C module itself: bisect.py would add ~0.15 ms of import
 except ImportError:  # MicroPython
 
     def _bisect(seq, v):
