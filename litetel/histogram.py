@@ -2,7 +2,8 @@
 
 Built on ``instruments._Instrument`` (series bookkeeping, cardinality cap, collect): only the columns and the
 recording differ. Ints and floats have their own columns, so a bound integer ``record`` allocates nothing on
-MicroPython.
+MicroPython. This is the locked form, used on MicroPython, free-threaded CPython and with ``LITETEL_PURE=1``;
+on CPython with the GIL ``Histogram`` is ``histogram_pending.Histogram``, whose handles record without a lock.
 
     >>> from litetel.device import Device
     >>> latency = Device("doc-h").meter("demo").histogram("db.duration", unit="s", boundaries=(0.01, 0.1, 1))
@@ -12,6 +13,7 @@ MicroPython.
 
 from array import array
 
+from litetel.accel import ATOMIC_COUNT, MICROPYTHON
 from litetel.clock import ticks_us
 from litetel.errors import InstrumentError
 from litetel.instruments import _LMAX, _LMIN, HISTOGRAM, _Handle, _Instrument, as_number, finite
@@ -41,6 +43,27 @@ def _zeros(n):
     if zeros is None:
         zeros = _ZEROS[n] = array("l", [0] * n)
     return zeros
+
+
+if MICROPYTHON:
+
+    def _nonzero_range(counts):
+        # (first, last + 1) of the non-empty buckets, of which a recorded series has one at least. While loops
+        # over ints allocate nothing.
+        first = 0
+        while not counts[first]:
+            first += 1
+        end = len(counts)
+        while not counts[end - 1]:
+            end -= 1
+        return first, end
+
+else:
+
+    def _nonzero_range(counts):
+        # The same by C-level scans (filter, index): no bytecode per empty bucket.
+        first = counts.index(next(filter(None, counts)))
+        return first, len(counts) - counts[::-1].index(next(filter(None, reversed(counts))))
 
 
 DEFAULT_BOUNDARIES = (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000)
@@ -207,11 +230,7 @@ class Histogram(_Instrument):
         base = i * nb
         counts = list(self._buckets[base : base + nb])
         self._buckets[base : base + nb] = self._zeros
-        first = 0
-        while not counts[first]:  # a recorded series has a non-empty bucket
-            first += 1
-        while not counts[-1]:
-            counts.pop()
+        first, end = _nonzero_range(counts)
         total = 0
         lo = hi = None
         for cols, (_, zero, top, bottom) in ((self._icols, _INT_EMPTY), (self._fcols, _FLOAT_EMPTY)):
@@ -223,4 +242,10 @@ class Histogram(_Instrument):
                 sums[i] = zero
                 mins[i] = top
                 maxs[i] = bottom
-        return [sum(counts), self._with_spill(i, total), lo, hi, first] + counts[first:]
+        return [sum(counts), self._with_spill(i, total), lo, hi, first] + counts[first:end]
+
+
+if ATOMIC_COUNT:
+    # CPython with the GIL: series handles that record without a lock (histogram_pending.py). Imported last, as
+    # it builds on this module; MicroPython never loads it.
+    from litetel.histogram_pending import Histogram  # noqa: F401 (replaces the class above)

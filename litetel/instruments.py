@@ -237,45 +237,9 @@ class SumHandle(_Handle):
         self._inst._add(self._i, n)
 
 
-if ATOMIC_COUNT:
-    from itertools import count as _count
-
-    class CountingSumHandle(_count):
-        """A series of a ``Counter`` or ``UpDownCounter`` on CPython with the GIL: ``add(n=1)``.
-
-        The handle is an ``itertools.count``: ``add(1)``, the common case, advances it with ``next()``, one C
-        call, which the GIL runs whole, so threads lose no step without taking a lock (``accel.ATOMIC_COUNT``
-        says when that holds). ``collect()`` reads the steps with ``next()`` too and subtracts its own reads;
-        other increments take the instrument's lock and its columns.
-        """
-
-        __slots__ = ("_inst", "_i")
-
-        def __new__(cls, inst, i):
-            self = _count.__new__(cls)
-            self._inst = inst
-            self._i = i
-            return self
-
-        def add(self, n=1):
-            """Add ``n`` (int or float; counters refuse negatives). ``ok.add(1)``"""
-            if n is _ONE:
-                next(self)
-            else:
-                self._inst._add(self._i, n)
-
-        def __repr__(self):
-            return "<%s of %s #%d>" % (self.__class__.__name__, self._inst.name, self._i)
-
-
 class _Sum(_Scalar):
-    _handle_class = CountingSumHandle if ATOMIC_COUNT else SumHandle
+    _handle_class = SumHandle
     _floor = _LMIN - 1
-
-    def __init__(self, *args):
-        if ATOMIC_COUNT:
-            self._seen = array("q")  # per series: what collect's last next() of its handle returned
-        _Scalar.__init__(self, *args)
 
     def add(self, n=1, attrs=None):
         """Add ``n`` to the series of ``attrs``: ``requests.add(1, {"http.route": "/api"})``."""
@@ -323,33 +287,6 @@ class _Sum(_Scalar):
             self._dirty[i] = 1
         finally:
             lock.release()
-
-    def _grow(self, n):
-        _Scalar._grow(self, n)
-        if ATOMIC_COUNT:
-            self._seen.extend(array("q", [-1] * n))  # -1: the first next() returns the adds made before it
-
-    if ATOMIC_COUNT:
-
-        def _collect(self, out):
-            """As ``_Instrument._collect``, adding each handle's ``next()`` steps since the previous call."""
-            self._lock.acquire()
-            try:
-                dirty = self._dirty
-                seen = self._seen
-                for h in self._index.values():  # every series has its handle here
-                    i = h._i
-                    r = next(h)
-                    steps = r - seen[i] - 1  # the adds since the previous read (which was a step too)
-                    seen[i] = r
-                    if steps:
-                        self._add_int(i, steps)
-                    if steps or dirty[i]:
-                        out.append(self._gids[i])
-                        out.append(self._take(i, dirty[i]))
-                        dirty[i] = 0
-            finally:
-                self._lock.release()
 
     def _take(self, i, _dirty):
         v = self._ints[i]
@@ -437,3 +374,9 @@ class Gauge(_Scalar):
         if dirty == _GAUGE_INT:
             return self._ints[i]
         return self._floats[i]
+
+
+if ATOMIC_COUNT:
+    # CPython with the GIL: counters whose add(1) takes no lock (counting_sum.py). Imported last, as it builds on
+    # this module; MicroPython never loads it (its code would cost a device heap).
+    from litetel.counting_sum import Counter, UpDownCounter  # noqa: F401 (replace the classes above)

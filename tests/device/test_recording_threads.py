@@ -81,31 +81,51 @@ def check_counters_lose_nothing():
 
 
 def check_histogram_points_stay_consistent():
+    """Racing records (ints and floats, bound and unbound) and collects: every point consistent, and over all
+    intervals each bucket's count, the count, the sum, min and max are exactly those recorded."""
     dev = Device("threads-h")
-    hist = dev.meter("t").histogram("h", boundaries=(1, 10, 100))
+    bounds = (1, 10, 100)
+    hist = dev.meter("t").histogram("h", boundaries=bounds)
     bound = hist.bind()
-    values = (0.5, 5, 50.0, 500, 7, 0.25)
+    values = (0.5, 5, 50.0, 500, 7, 0.25, 100, 1.0)
+    longest = [0]
 
     def record(k, i):
         v = values[(i + k) % len(values)]
         bound.record(v)
         hist.record(v, {"k": k % 2})
+        if accel.ATOMIC_COUNT and not i % 64:
+            longest[0] = max(longest[0], len(bound), len(bound._ints or ()))
 
     intervals = _hammer(record, _points_of(dev))
     count = 0
     total = 0.0
+    buckets = [0] * (len(bounds) + 1)
+    lowest, highest = [], []
     for points in intervals:
         for j in range(1, len(points), 2):
             n, s, lo, hi, first = points[j][:5]
-            buckets = points[j][5:]
-            assert n == sum(buckets) and n > 0, points[j]
-            assert lo <= hi and buckets[0] and buckets[-1], points[j]
-            assert 0 <= first and first + len(buckets) <= 4
+            counts = points[j][5:]
+            assert n == sum(counts) and n > 0, points[j]
+            assert lo <= hi and counts[0] and counts[-1], points[j]
+            assert 0 <= first and first + len(counts) <= len(buckets)
+            for b, c in enumerate(counts):
+                buckets[first + b] += c
             count += n
             total += s
-    assert count == 2 * THREADS * ROUNDS
-    expected = 2 * sum(values[(i + k) % len(values)] for k in range(THREADS) for i in range(ROUNDS))
-    assert total == pytest.approx(expected, rel=1e-12)
+            lowest.append(lo)
+            highest.append(hi)
+    recorded = [values[(i + k) % len(values)] for k in range(THREADS) for i in range(ROUNDS)] * 2
+    want = [0] * len(buckets)
+    for v in recorded:
+        want[sum(1 for b in bounds if b < v)] += 1
+    assert buckets == want and count == len(recorded)
+    assert total == pytest.approx(sum(recorded), rel=1e-12)
+    assert min(lowest) == min(values) and max(highest) == max(values)
+    if accel.ATOMIC_COUNT:
+        from litetel.histogram_pending import BATCH
+
+        assert longest[0] < BATCH + THREADS  # pending values stay bounded
 
 
 def test_counters_lose_nothing_while_collects_race():
