@@ -8,7 +8,7 @@ Decided once, at import, like msgpack-python's C-extension/fallback choice:
 - ``new_lock()``: a real lock on CPython, where threads record concurrently; a no-op object on MicroPython,
   where the bound hot path must not allocate and runs in a single context (or an interrupt handler).
 - ``ATOMIC_COUNT``: ``next()`` of an ``itertools.count`` is atomic here, so a counter's ``add(1)`` may be
-  one such call instead of a locked read-add-write (``counting_sum.CountingSumHandle``). True on CPython with
+  one such call instead of a locked read-add-write (``lockfree.CountingSumHandle``). True on CPython with
   the GIL (one C call runs whole under the GIL: no other thread's bytecode can interleave with it), unless
   ``LITETEL_PURE=1``. False on MicroPython (no itertools) and on free-threaded builds (no GIL: the count's
   increment could race), where the locked path is used.

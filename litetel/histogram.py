@@ -3,7 +3,7 @@
 Built on ``instruments._Instrument`` (series bookkeeping, cardinality cap, collect): only the columns and the
 recording differ. Ints and floats have their own columns, so a bound integer ``record`` allocates nothing on
 MicroPython. This is the locked form, used on MicroPython, free-threaded CPython and with ``LITETEL_PURE=1``;
-on CPython with the GIL ``Histogram`` is ``histogram_pending.Histogram``, whose handles record without a lock.
+on CPython with the GIL ``Histogram`` adds ``lockfree.PendingHistogram``: handles that record without a lock.
 
     >>> from litetel.device import Device
     >>> latency = Device("doc-h").meter("demo").histogram("db.duration", unit="s", boundaries=(0.01, 0.1, 1))
@@ -246,6 +246,8 @@ class Histogram(_Instrument):
 
 
 if ATOMIC_COUNT:
-    # CPython with the GIL: series handles that record without a lock (histogram_pending.py). Imported last, as
-    # it builds on this module; MicroPython never loads it.
-    from litetel.histogram_pending import Histogram  # noqa: F401 (replaces the class above)
+    # CPython with the GIL: series handles that record without a lock (lockfree.py; MicroPython never loads it).
+    from litetel.lockfree import PendingHistogram
+
+    class Histogram(PendingHistogram, Histogram):
+        __doc__ = Histogram.__doc__

@@ -377,6 +377,6 @@ class Gauge(_Scalar):
 
 
 if ATOMIC_COUNT:
-    # CPython with the GIL: counters whose add(1) takes no lock (counting_sum.py). Imported last, as it builds on
-    # this module; MicroPython never loads it (its code would cost a device heap).
-    from litetel.counting_sum import Counter, UpDownCounter  # noqa: F401 (replace the classes above)
+    # CPython with the GIL: counters whose add(1) takes no lock (lockfree.py). Imported last, as it builds on this
+    # module; MicroPython never loads it (its code would cost a device heap).
+    from litetel.lockfree import Counter, UpDownCounter  # noqa: F401 (replace the classes above)

@@ -15,7 +15,7 @@ from litetel.histogram import Histogram
 
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 if accel.ATOMIC_COUNT:
-    from litetel.histogram_pending import BATCH
+    from litetel.lockfree import BATCH
 else:
     BATCH = 32  # the same amounts of values exercise the locked path
 

@@ -123,7 +123,7 @@ def check_histogram_points_stay_consistent():
     assert total == pytest.approx(sum(recorded), rel=1e-12)
     assert min(lowest) == min(values) and max(highest) == max(values)
     if accel.ATOMIC_COUNT:
-        from litetel.histogram_pending import BATCH
+        from litetel.lockfree import BATCH
 
         assert longest[0] < BATCH + THREADS  # pending values stay bounded
 

@@ -1,31 +1,115 @@
-"""CPython's ``Histogram``: series handles that record without a lock, and a collect done by C-level slices.
+"""Lock-free recording on CPython with the GIL: counter and histogram series handles that take no lock.
 
-Loaded by ``histogram.py`` in place of its locked ``Histogram`` when ``accel.ATOMIC_COUNT`` holds (CPython with
-the GIL, not ``LITETEL_PURE=1``); MicroPython never loads it, so its code costs a device no heap.
+Used when ``accel.ATOMIC_COUNT`` holds (CPython with the GIL, not ``LITETEL_PURE=1``): ``instruments.py``
+then takes its ``Counter`` and ``UpDownCounter`` from here, and ``histogram.py`` builds its ``Histogram`` on
+``PendingHistogram``. MicroPython never loads this module, so its code costs a device no heap. Both rest on
+one fact: a single C call (``next()`` of an ``itertools.count``, ``array.append``) runs whole under the GIL,
+so no other thread's bytecode can interleave with it.
 
-A series handle is also the series' *pending buffer*, an ``array('d')``: a bound ``record(v)`` appends ``v``,
-one C call that the GIL runs whole, so threads lose no value and take no lock. The values are folded into the
-instrument's columns under its lock a batch at a time: by the recording thread once ``BATCH`` are pending,
-and by ``collect()``, which folds whatever is pending first. A record made while a sampled span is current
-takes the locked path, which keeps its exemplar.
+- A counter series handle is an ``itertools.count``: ``add(1)`` is one ``next()``; collect reads the steps
+  with ``next()`` too and subtracts its own reads. Other amounts take the instrument's lock.
+- A histogram series handle is also the series' *pending buffer*, an ``array('d')``: ``record(v)`` appends
+  ``v``. The values are folded into the instrument's columns under its lock a batch at a time: by the
+  recording thread once ``BATCH`` are pending, and by ``collect()``, which takes whatever is pending. A record
+  made while a sampled span is current takes the locked path, which keeps its exemplar.
 
     >>> from litetel.device import Device
-    >>> latency = Device("doc-p").meter("demo").histogram("db.duration", unit="s", boundaries=(0.01, 0.1, 1))
-    >>> ok = latency.bind({"db.system": "sqlite"})
-    >>> ok.record(0.02)
-    >>> len(ok)            # pending: folded into the columns by the next collect (or a full batch)
+    >>> meter = Device("doc-lf").meter("demo")
+    >>> hits = meter.counter("cache.hits").bind({"cache": "l1"})
+    >>> hits.add(1)         # one next() of the handle
+    >>> latency = meter.histogram("db.duration", unit="s", boundaries=(0.01, 0.1, 1)).bind()
+    >>> latency.record(0.02)
+    >>> len(latency)        # pending: folded into the columns by the next collect (or a full batch)
     1
 """
 
 import sys
 from _bisect import bisect_left, bisect_right
 from array import array
+from itertools import count as _count
 
-from litetel.histogram import Histogram as LockedHistogram
-from litetel.instruments import _LMAX, _LMIN
+from litetel.instruments import _LMAX, _LMIN, _ONE, _Sum
+from litetel.instruments import Counter as LockedCounter
+from litetel.instruments import UpDownCounter as LockedUpDownCounter
 
-# The histogram module, still loading (it imports this one last): litetel.tracing sets its current_span.
-_histogram = sys.modules["litetel.histogram"]
+# ------------------------------------------------------------------------------------------- counters
+
+
+class CountingSumHandle(_count):
+    """A series of a ``Counter`` or ``UpDownCounter`` on CPython with the GIL: ``add(n=1)``.
+
+    The handle is an ``itertools.count``: ``add(1)``, the common case, advances it with ``next()``, one C
+    call, which the GIL runs whole, so threads lose no step without taking a lock (``accel.ATOMIC_COUNT``
+    says when that holds). ``collect()`` reads the steps with ``next()`` too and subtracts its own reads;
+    other increments take the instrument's lock and its columns.
+    """
+
+    __slots__ = ("_i", "_inst")
+
+    def __new__(cls, inst, i):
+        self = _count.__new__(cls)
+        self._inst = inst
+        self._i = i
+        return self
+
+    def add(self, n=1):
+        """Add ``n`` (int or float; counters refuse negatives). ``ok.add(1)``"""
+        if n is _ONE:
+            next(self)
+        else:
+            self._inst._add(self._i, n)
+
+    def __repr__(self):
+        return "<%s of %s #%d>" % (self.__class__.__name__, self._inst.name, self._i)
+
+
+class _CountingSum(_Sum):
+    """A sum whose handles count ``add(1)`` steps; collect adds them to the locked columns' value."""
+
+    _handle_class = CountingSumHandle
+
+    def __init__(self, *args):
+        self._seen = array("q")  # per series: what collect's last next() of its handle returned
+        super().__init__(*args)
+
+    def _grow(self, n):
+        super()._grow(n)
+        self._seen.extend(array("q", [-1] * n))  # -1: the first next() returns the adds made before it
+
+    def _collect(self, out):
+        """As ``_Instrument._collect``, adding each handle's ``next()`` steps since the previous call."""
+        self._lock.acquire()
+        try:
+            dirty = self._dirty
+            seen = self._seen
+            for h in self._index.values():  # every series has its handle here
+                i = h._i
+                r = next(h)
+                steps = r - seen[i] - 1  # the adds since the previous read (which was a step too)
+                seen[i] = r
+                if steps:
+                    self._add_int(i, steps)
+                if steps or dirty[i]:
+                    out.append(self._gids[i])
+                    out.append(self._take(i, dirty[i]))
+                    dirty[i] = 0
+        finally:
+            self._lock.release()
+
+
+class Counter(_CountingSum, LockedCounter):
+    __doc__ = LockedCounter.__doc__
+
+
+class UpDownCounter(_CountingSum, LockedUpDownCounter):
+    __doc__ = LockedUpDownCounter.__doc__
+
+
+# ----------------------------------------------------------------------------------------- histograms
+
+# The litetel.histogram module, whose current_span litetel.tracing sets; bound by the first PendingHistogram
+# (this module may load while litetel.histogram is still loading, or before it).
+_histogram = None
 
 # Values pending per series and type before the recording thread folds them: large enough that a fold's
 # fixed cost is spread thin, small enough to bound memory. A series holds at most BATCH - 1 values plus one
@@ -77,10 +161,16 @@ class BufferedHistogramHandle(array):
         )
 
 
-class Histogram(LockedHistogram):
-    """``histogram.Histogram`` with buffered series handles and a collect done by C-level slices."""
+class PendingHistogram:
+    """What ``histogram.Histogram`` adds on CPython with the GIL (a mixin over it): buffered series handles,
+    folded under the lock by the recording thread or by collect."""
 
     _handle_class = BufferedHistogramHandle
+
+    def __init__(self, *args, **kwargs):
+        global _histogram
+        _histogram = sys.modules["litetel.histogram"]  # loaded by now
+        super().__init__(*args, **kwargs)
 
     def _first_int(self, h, v):
         # Series h's first int. Its int array is made under the lock: two racing first ints must not each
@@ -122,7 +212,7 @@ class Histogram(LockedHistogram):
             self._spill(i, s)
 
     def _collect(self, out):
-        """As ``LockedHistogram._collect``, with every series' pending values."""
+        """As ``histogram.Histogram._collect``, with every series' pending values."""
         self._lock.acquire()
         try:
             gids = self._gids
