@@ -8,6 +8,7 @@ import pytest
 
 from litetel.errors import InstrumentError
 from litetel.histogram import DEFAULT_BOUNDARIES
+from litetel.instruments import _LMAX
 
 A = {"http.route": "/api", "http.request.method": "GET"}
 A_KEY = (("http.request.method", "GET"), ("http.route", "/api"))
@@ -77,6 +78,19 @@ def test_int_subclasses_are_plain_ints(rec):
     c.add(Code.OK)
     got = rec.points()[("c", ())]
     assert got == 200 and type(got) is int
+
+
+def test_add_one_steps_on_top_of_a_full_int_column(rec):
+    # add(n) fills the column, add(1) steps past it (on CPython: the count's steps, added at collect).
+    c = rec.meter.counter("edge").bind()
+    c.add((1 << 63) - 1 if (1 << 63) - 1 <= _LMAX else _LMAX)
+    c.add(1)
+    c.add(1)
+    got = rec.points()[("edge", ())]
+    want = min((1 << 63) - 1, _LMAX) + 2
+    assert got == (want if want <= (1 << 63) - 1 else float(want))
+    c.add(1)
+    assert rec.points()[("edge", ())] == 1
 
 
 def test_sums_beyond_the_int_column_are_not_lost(rec):
