@@ -208,7 +208,7 @@ class PendingHistogram:
         # Under the lock: pending values of series i into one type's columns.
         if not pending:
             return
-        point = _point(_take_sorted(pending), cols[0])
+        point = _take_point(pending, cols[0])
         buckets = self._buckets
         b = i * self._nbuckets + point[4]
         for c in point[5:]:
@@ -239,7 +239,7 @@ class PendingHistogram:
                 if h and fmin[i] > fmax[i] and imin[i] > imax[i]:
                     # Only pending floats (the common case): the point is made from them, the columns untouched.
                     out.append(gids[i])
-                    out.append(_point(_take_sorted(h), fcols[0]))
+                    out.append(_take_point(h, fcols[0]))
                     continue
                 self._fold(h, i, fcols)
                 if imin[i] <= imax[i] or fmin[i] <= fmax[i]:
@@ -249,19 +249,16 @@ class PendingHistogram:
             self._lock.release()
 
 
-def _take_sorted(pending):
+def _take_point(pending, bounds):
+    """The point (wire format §2.2) of the values taken from ``pending``, which keeps any appended meanwhile."""
     # Under the lock, so two takers never get the same values. tolist() and the del are one C call each: a
     # record appending between them lands after the values taken, and stays pending for the next take.
     values = pending.tolist()
-    del pending[: len(values)]
-    values.sort()
-    return values
-
-
-def _point(values, bounds):
-    # The point of sorted values (wire format §2.2), bucket by bucket rather than value by value: from the
-    # first value's bucket, bisect the values at each bucket's upper boundary. Min and max are the ends.
     n = len(values)
+    del pending[:n]
+    values.sort()
+    # Bucket by bucket rather than value by value: from the first value's bucket, bisect the sorted values at
+    # each bucket's upper boundary. Min and max are the ends.
     nbounds = len(bounds)
     b = bisect_left(bounds, values[0])
     point = [n, sum(values), values[0], values[-1], b]

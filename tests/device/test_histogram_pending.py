@@ -115,3 +115,20 @@ def test_the_handle_kind_follows_accel():
     assert type(hist.bind()).__name__ == (
         "BufferedHistogramHandle" if accel.ATOMIC_COUNT else "HistogramHandle"
     )
+
+
+def test_records_inside_a_sampled_span_join_the_pending_ones(rec):
+    hist = rec.meter.histogram("h", boundaries=BOUNDS)
+    h = hist.bind()
+    tracer = rec.dev.tracer("t")
+    rng = random.Random(5)
+    outside = values_of("mixed", BATCH + 5, rng)
+    inside = values_of("mixed", 7, rng)
+    for v in outside[:10]:
+        h.record(v)
+    with tracer.span("work"):
+        for v in inside:
+            h.record(v)  # the locked path, which keeps exemplars
+    for v in outside[10:]:
+        h.record(v)
+    assert_point(rec.points()[("h", ())], outside + inside, BOUNDS)
