@@ -2,10 +2,11 @@
 
 lines = headline(results)            # markdown between HEADLINE_START and HEADLINE_END
 rows = headline_ratios(results)      # (metric, peer, peer cost / litetel cost) for chart.draw_ratios
+lines = readme_block(results)        # what README.md quotes: the headline and the goals not met
 """
 
 from benchmarks.formatting import fmt_ratio, fmt_seconds, median, table
-from benchmarks.goals import MEMORY_GOAL_SERIES
+from benchmarks.goals import MEMORY_GOAL_SERIES, evaluate
 from benchmarks.libraries import LABELS
 from benchmarks.results import ratio
 
@@ -117,3 +118,19 @@ def headline(r):
     lines = [HEADLINE_START, ""]
     lines += table(["", "litetel", LABELS["otel"], LABELS["prometheus"]], rows)
     return lines + [gateway, "", HEADLINE_END, ""]
+
+
+def readme_block(r):
+    """The README's quote of this run: the headline table, then every goal not met with its figure."""
+    lines = [
+        (
+            "From the last `make bench` run ([docs/benchmarks.md](docs/benchmarks.md): machine, versions, "
+            "spreads, and every goal met or not)."
+        ),
+        "",
+    ]
+    lines += [line for line in headline(r) if line not in (HEADLINE_START, HEADLINE_END)]
+    missed = ["- #%s %s: %s" % (issue, text, measured) for issue, text, measured, met in evaluate(r) if met is False]
+    if missed:
+        lines += ["Not met on this run:", ""] + missed + [""]
+    return [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]  # no double blank lines

@@ -18,13 +18,15 @@ import time
 
 from benchmarks import sections
 from benchmarks.chart import draw_ratios
-from benchmarks.headline import headline_ratios
+from benchmarks.headline import headline_ratios, readme_block
 from benchmarks.results import BENCHMARK_JSON, MEASUREMENTS_JSON, Results
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS_DIR = os.path.join(ROOT, "benchmarks", "results")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 CHART = os.path.join(ROOT, "docs", "benchmarks.png")
+README = os.path.join(ROOT, "README.md")
+README_START, README_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
 
 # Chosen for a 2-core shared machine: enough rounds for a median and IQR, the whole suite in a few minutes.
 TIMING_ARGS = [
@@ -83,14 +85,25 @@ def _drop_raw_timings(data):
         b["stats"].pop("data", None)
 
 
-def render(results_dir=RESULTS_DIR, doc=DOC, chart=CHART):
-    """Write the markdown report and the chart from the JSON files in `results_dir`."""
+def render(results_dir=RESULTS_DIR, doc=DOC, chart=CHART, readme=None):
+    """Write the markdown report and the chart from the JSON files in `results_dir`; with `readme`, also
+    refresh the block that file quotes between README_START and README_END."""
     results = Results.load(results_dir)
     draw_ratios(headline_ratios(results), chart)
     text = sections.document(results, chart_name=os.path.basename(chart))
     with open(doc, "w") as f:
         f.write(text)
+    if readme:
+        _quote_in_readme(readme, readme_block(results))
     return text
+
+
+def _quote_in_readme(path, lines):
+    with open(path) as f:
+        text = f.read()
+    start, end = text.index(README_START), text.index(README_END)
+    with open(path, "w") as f:
+        f.write(text[:start] + "\n".join([README_START] + lines + [README_END]) + text[end + len(README_END) :])
 
 
 def main(argv=None):
@@ -110,7 +123,9 @@ def main(argv=None):
             return code
         if args.quick:
             return 0  # no timings to render; the committed report stays as it is
-    render(args.results_dir, args.doc, args.chart)
+    # The README quotes the committed figures only: a run into another results dir or doc leaves it alone.
+    default_output = args.results_dir == RESULTS_DIR and args.doc == DOC
+    render(args.results_dir, args.doc, args.chart, readme=README if default_output else None)
     print("wrote %s and %s" % (os.path.relpath(args.doc, ROOT), os.path.relpath(args.chart, ROOT)))
     return 0
 
