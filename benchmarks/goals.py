@@ -107,7 +107,10 @@ def _wire_ratio(variant):
         floor, ref = r.value("wire.floor.floats.zstd3"), r.value("wire.otel.delta.zstd3")
         if floor is not None and ref:
             # The goal's context: what no lossless encoding can go below (bench_wire.test_wire_float_floor).
-            text += "; the histograms' float64 sum/min/max alone take %.1f B/point (%.2f×)" % (floor, floor / ref)
+            text += "; the histograms' float64 sum/min/max alone take %.1f B/point (%.2f×)" % (
+                floor,
+                floor / ref,
+            )
         return text, met
 
     return check

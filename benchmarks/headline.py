@@ -130,7 +130,9 @@ def readme_block(r):
         "",
     ]
     lines += [line for line in headline(r) if line not in (HEADLINE_START, HEADLINE_END)]
-    missed = ["- #%s %s: %s" % (issue, text, measured) for issue, text, measured, met in evaluate(r) if met is False]
+    missed = [
+        "- #%s %s: %s" % (issue, text, measured) for issue, text, measured, met in evaluate(r) if met is False
+    ]
     if missed:
         lines += ["Not met on this run:", ""] + missed + [""]
     return [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]  # no double blank lines

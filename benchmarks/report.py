@@ -103,7 +103,9 @@ def _quote_in_readme(path, lines):
         text = f.read()
     start, end = text.index(README_START), text.index(README_END)
     with open(path, "w") as f:
-        f.write(text[:start] + "\n".join([README_START] + lines + [README_END]) + text[end + len(README_END) :])
+        f.write(
+            text[:start] + "\n".join([README_START] + lines + [README_END]) + text[end + len(README_END) :]
+        )
 
 
 def main(argv=None):

@@ -167,19 +167,23 @@ def wire_section(r):
         v = None if f is None else f["median"]
         total = "" if f is None else "{:,}".format(int(f.get("total_bytes", v * 1000)))
         rows.append([name, "—" if v is None else "%.1f" % v, total, fmt_ratio(ratio(v, ref))])
-    return [
-        "## Wire: bytes per data point on the reference workload",
-        "",
-        (
-            "50 series × (counter + 16-bucket histogram) with 3 HTTP attributes, 10 intervals of 60 s, 1–20 "
-            "req/s per series (Poisson-ish), log-normal latencies around 50 ms, seeded "
-            "(`benchmarks/reference_workload.py`): 1,000 data points. Each interval is one payload, "
-            "compressed on its own. litetel counts whole frames (48-byte header included) with its series "
-            "dictionary, amortized over the 10 intervals; OTLP is the SDK's own `encode_metrics` output; "
-            "Prometheus is one scrape per interval. Deterministic (seeded): one sample each."
-        ),
-        "",
-    ] + table(["payload", "B/point", "bytes, 10 intervals", "× OTLP delta + zstd-3"], rows) + _float_floor(r, ref)
+    return (
+        [
+            "## Wire: bytes per data point on the reference workload",
+            "",
+            (
+                "50 series × (counter + 16-bucket histogram) with 3 HTTP attributes, 10 intervals of 60 s, 1–20 "
+                "req/s per series (Poisson-ish), log-normal latencies around 50 ms, seeded "
+                "(`benchmarks/reference_workload.py`): 1,000 data points. Each interval is one payload, "
+                "compressed on its own. litetel counts whole frames (48-byte header included) with its series "
+                "dictionary, amortized over the 10 intervals; OTLP is the SDK's own `encode_metrics` output; "
+                "Prometheus is one scrape per interval. Deterministic (seeded): one sample each."
+            ),
+            "",
+        ]
+        + table(["payload", "B/point", "bytes, 10 intervals", "× OTLP delta + zstd-3"], rows)
+        + _float_floor(r, ref)
+    )
 
 
 def _float_floor(r, ref):

@@ -95,6 +95,8 @@ def test_readme_quote_is_refreshed_between_its_markers(quick_run, tmp_path):
     readme.write_text("# title\n\n%s\nold figures\n%s\n\nafter\n" % (report.README_START, report.README_END))
     report.render(str(out), str(tmp_path / "b.md"), str(tmp_path / "b.png"), readme=str(readme))
     text = readme.read_text()
-    assert text.startswith("# title\n\n" + report.README_START) and text.endswith(report.README_END + "\n\nafter\n")
+    assert text.startswith("# title\n\n" + report.README_START) and text.endswith(
+        report.README_END + "\n\nafter\n"
+    )
     assert "old figures" not in text
     assert "| bound counter `add(1)` |" in text and "\n\n\n" not in text
