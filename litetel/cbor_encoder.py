@@ -30,13 +30,17 @@ _HAS_HALF = _struct_has_half()
 # ---------------------------------------------------------------------------------------------- encoding
 
 
-def dumps(obj):
-    """Encode ``obj`` as CBOR bytes; ``CodecError`` for a type or int outside the data model.
+def dumps(obj, out=None):
+    """Encode ``obj`` as CBOR bytes; ``CodecError`` for a type or int outside the data model. With ``out``
+    (a bytearray) the encoding is appended to it instead, and ``out`` returned.
 
     >>> dumps({"n": 300})
     b'\\xa1an\\x19\\x01,'
     """
-    return _Writer().encode(obj)
+    if out is None:
+        return _Writer().encode(obj)
+    _Writer(out).write(obj)
+    return out
 
 
 _MAJOR = (3, 2, 4, 5)  # Writer kind (STR, BIN, ARRAY, MAP) -> CBOR major type

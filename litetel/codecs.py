@@ -87,6 +87,19 @@ def encode(codec_id, obj):
     return implementation(codec_id)[1](obj)
 
 
+def encode_into(codec_id, obj, out):
+    """Append the encoding of ``obj`` to the bytearray ``out`` (the pure encoders write into it: no copy).
+
+    >>> encode_into(MSGPACK, [1], bytearray(b"x"))
+    bytearray(b'x\\x91\\x01')
+    """
+    name, encode, _ = implementation(codec_id)
+    if name == "pure":
+        return encode(obj, out)
+    out.extend(encode(obj))
+    return out
+
+
 def decode(codec_id, data):
     """Decode the single value in ``data``; ``CodecError`` for an unknown codec or bytes that do not decode.
 

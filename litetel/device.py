@@ -110,9 +110,7 @@ class Device:
         self._transport = transport
         self._uploader = None
         self._runner = None
-        self._dropped = self.meter(SELF_SCOPE).counter(
-            "litetel.device.frames.dropped", unit="{frame}", description="Frames the device lost, by reason")
-        self._drop_reasons = {}
+        self._drop_reasons = {}  # reason -> series of litetel.device.frames.dropped, made with its first drop
         lost = getattr(self.buffer, "corrupt", 0)  # frames a file buffer found lost when it was opened
         if lost:
             self.count_drop("corrupt", lost)
@@ -137,41 +135,15 @@ class Device:
     def tracer(self, name, version=None, sampler=None):
         """The ``Tracer`` of scope ``name`` (``version``), the same object for the same pair; ``sampler``
         (``litetel.sampling``) applies when it is created. ``with dev.tracer("app").span("work"): ...``"""
-        found = self._emitters.get(("tracer", name, version))
-        if found is None:
-            from litetel.tracing import Tracer  # loaded on first use: a metrics-only device never pays
+        from litetel.signals import emitter  # loaded on first use: a metrics-only device never pays
 
-            found = self._emitters.setdefault(("tracer", name, version), Tracer(self, name, version, sampler))
-        return found
+        return emitter(self, "tracer", name, version, sampler)
 
     def logger(self, name, version=None):
         """The ``Logger`` of scope ``name`` (``version``). ``dev.logger("app").warning("battery low")``"""
-        found = self._emitters.get(("logger", name, version))
-        if found is None:
-            from litetel.logs import Logger
+        from litetel.signals import emitter
 
-            found = self._emitters.setdefault(("logger", name, version), Logger(self, name, version))
-        return found
-
-    def _signal_buffer(self, signal):
-        """The bounded buffer of ``"spans"`` or ``"logs"`` (created on first use, with its drop counter)."""
-        buf = self._signals.get(signal)
-        if buf is None:
-            from litetel.signal_buffer import SignalBuffer
-
-            if signal == "spans":
-                from litetel.tracing import encode_span as encode
-
-                limit, unit = self.max_spans, "{span}"
-            else:
-                from litetel.logs import encode_log as encode
-
-                limit, unit = self.max_logs, "{log_record}"
-            dropped = self.meter(SELF_SCOPE).counter(
-                "litetel.device.%s.dropped" % signal, unit=unit,
-                description="Finished %s the device dropped: its per-interval buffer was full" % signal)
-            buf = self._signals.setdefault(signal, SignalBuffer(limit, dropped.bind(), encode))
-        return buf
+        return emitter(self, "logger", name, version)
 
     # ------------------------------------------------------------------------------------ collecting
 
@@ -218,31 +190,13 @@ class Device:
         points = []
         for inst in self.dictionary.instruments[:]:
             inst._collect(points)
-        signals = self._signals
-        if not signals:
-            if not points:
-                return None
-            return [self.dictionary.delta(), points]
-        if end_ticks is None:
-            end_ticks = ticks_us()
-        # Encoded before delta(): they intern their names into the dictionary this frame must carry.
-        spans = self._take_signal("spans", end_ticks)
-        logs = self._take_signal("logs", end_ticks)
-        if not (points or spans or logs):
-            return None
-        payload = [self.dictionary.delta(), points, spans, logs]
-        exemplars = []
-        in_frame = set(points[0::2])
-        for inst in self.dictionary.instruments[:]:
-            if getattr(inst, "_exemplars", None):  # histograms that kept exemplars (a span was current)
-                inst._take_exemplars(exemplars, end_ticks, in_frame)
-        if exemplars:
-            payload.append(exemplars)
-        return payload
+        if self._signals:  # a tracer or logger exists: its spans or log records, and exemplars, join
+            from litetel.signals import payload
 
-    def _take_signal(self, signal, end_ticks):
-        buf = self._signals.get(signal)
-        return [] if buf is None else buf.collect(self.dictionary, end_ticks)
+            return payload(self, points, end_ticks)
+        if not points:
+            return None
+        return [self.dictionary.delta(), points]
 
     def dictionary_refresh_frame(self):
         """A ``DICT_REFRESH`` frame holding the whole dictionary (wire format §3), for the uploader."""
@@ -259,7 +213,10 @@ class Device:
         """Count ``n`` lost frames under ``reason`` (``litetel.device.frames.dropped``, wire format §2.3)."""
         handle = self._drop_reasons.get(reason)
         if handle is None:
-            handle = self._drop_reasons[reason] = self._dropped.bind({"reason": reason})
+            # The counter is made with the first drop: a device that never loses a frame never holds it.
+            dropped = self.meter(SELF_SCOPE).counter(
+                "litetel.device.frames.dropped", unit="{frame}", description="Frames the device lost, by reason")
+            handle = self._drop_reasons[reason] = dropped.bind({"reason": reason})
         handle.add(n)
 
     # ------------------------------------------------------------------------------------- uploading

@@ -67,7 +67,7 @@ def canonical_key(attrs):
     for k, v in items:
         if not isinstance(k, str) or not k:
             raise InstrumentError("attribute keys must be non-empty str, got %r" % (k,))
-        pairs.append((k[:], _attr_value(k, v)))
+        pairs.append((k if k.__class__ is str else k[:], _attr_value(k, v)))  # (a str's [:] copies on MicroPython)
     pairs.sort()  # keys are unique, so values are never compared
     flat = []
     for k, v in pairs:

@@ -37,39 +37,6 @@ _CODECS = (_codecs.MSGPACK, _codecs.CBOR)
 _COMPRESSIONS = (_compression.NONE, _compression.ZSTD, _compression.DEFLATE)
 
 
-class FrameHeader:
-    """The parsed header fields of one frame (wire-format §1 names)."""
-
-    FIELDS = ("flags", "codec", "compression", "device_hash", "epoch", "seq", "start", "end", "payload_len", "crc")
-
-    def __init__(self, flags, codec, compression, device_hash, epoch, seq, start, end, payload_len, crc):
-        self.flags = flags
-        self.codec = codec
-        self.compression = compression
-        self.device_hash = device_hash
-        self.epoch = epoch
-        self.seq = seq
-        self.start = start
-        self.end = end
-        self.payload_len = payload_len
-        self.crc = crc
-
-    @property
-    def frame_size(self):
-        return HEADER_SIZE + self.payload_len
-
-    def as_dict(self):
-        """The fields as a dict (``device_hash`` as hex), for logs and ``litetel inspect``."""
-        out = {}
-        for name in self.FIELDS:
-            out[name] = getattr(self, name)
-        out["device_hash"] = binascii.hexlify(self.device_hash).decode()
-        return out
-
-    def __repr__(self):
-        return "FrameHeader(%s)" % ", ".join("%s=%r" % (n, getattr(self, n)) for n in self.FIELDS)
-
-
 def device_hash(device_id):
     """The 8-byte hash identifying ``device_id`` in frame headers: ``sha256(device_id.encode())[:8]``.
 
@@ -92,6 +59,14 @@ def pack_frame(flags, codec, compression, device_hash, epoch, seq, start, end, p
     >>> len(pack_frame(0, 0, 0, b"\\0" * 8, 1, 2, 10, 20, b"\\x90"))
     49
     """
+    _check_fields(flags, codec, compression, device_hash, epoch, seq, start, end, len(payload))
+    header = struct.pack(HEADER_FORMAT[:-1], MAGIC, VERSION, flags, codec, compression, 0, device_hash,
+                         epoch, seq, start, end, len(payload))
+    crc = binascii.crc32(payload, binascii.crc32(header)) & _U32_MAX
+    return header + struct.pack(">I", crc) + payload
+
+
+def _check_fields(flags, codec, compression, device_hash, epoch, seq, start, end, payload_len):
     _check_range("flags", flags, 0xFF)
     if flags & ~KNOWN_FLAGS:
         raise FrameError("reserved flag bits set: 0x%02x" % flags)
@@ -107,69 +82,39 @@ def pack_frame(flags, codec, compression, device_hash, epoch, seq, start, end, p
     _check_range("end", end, _U64_MAX)
     if start > end:
         raise FrameError("start %d is after end %d" % (start, end))
-    _check_range("payload length", len(payload), _U32_MAX)
-    header = struct.pack(HEADER_FORMAT[:-1], MAGIC, VERSION, flags, codec, compression, 0, device_hash,
-                         epoch, seq, start, end, len(payload))
-    crc = binascii.crc32(payload, binascii.crc32(header)) & _U32_MAX
-    return header + struct.pack(">I", crc) + payload
-
-
-def parse_frame(buf, offset=0):
-    """Parse the frame at ``buf[offset:]``: ``(FrameHeader, payload, next_offset)``; ``FrameError`` if invalid.
-
-    Magic and version come first (they say how to read the rest), then length and CRC (so a flipped bit reads
-    as corruption), then the field values.
-    """
-    left = len(buf) - offset
-    if left < HEADER_SIZE:
-        raise FrameError("truncated header: %d bytes at offset %d, need %d" % (left, offset, HEADER_SIZE))
-    (magic, version, flags, codec, comp, reserved, dev, epoch, seq, start, end, payload_len,
-     crc) = struct.unpack_from(HEADER_FORMAT, buf, offset)
-    if magic != MAGIC:
-        raise FrameError("bad magic %r at offset %d" % (magic, offset))
-    if version != VERSION:
-        raise FrameError("unsupported version %d at offset %d" % (version, offset))
-    payload_at = offset + HEADER_SIZE
-    next_offset = payload_at + payload_len
-    if next_offset > len(buf):
-        raise FrameError("truncated payload: header says %d bytes, %d follow" % (payload_len, len(buf) - payload_at))
-    view = memoryview(buf)  # CRC over views: no copy of the payload
-    actual = binascii.crc32(view[payload_at:next_offset], binascii.crc32(view[offset : offset + _CRC_COVERED]))
-    if actual & _U32_MAX != crc:
-        raise FrameError("crc mismatch at offset %d: header 0x%08x, computed 0x%08x" % (offset, crc, actual & _U32_MAX))
-    if flags & ~KNOWN_FLAGS:
-        raise FrameError("reserved flag bits set: 0x%02x" % flags)
-    if reserved:
-        raise FrameError("reserved field is 0x%04x, must be 0" % reserved)
-    if codec not in _CODECS:
-        raise FrameError("unknown codec %d" % codec)
-    if comp not in _COMPRESSIONS:
-        raise FrameError("unknown compression %d" % comp)
-    if start > end:
-        raise FrameError("start %d is after end %d" % (start, end))
-    header = FrameHeader(flags, codec, comp, dev, epoch, seq, start, end, payload_len, crc)
-    return header, buf[payload_at:next_offset], next_offset
-
-
-def iter_frames(buf):
-    """Yield ``(header, payload)`` for each frame of a concatenation (an upload body); ``FrameError`` on a bad one.
-
-    >>> one = pack_frame(0, 0, 0, b"\\0" * 8, 1, 1, 0, 0, b"\\xc0")
-    >>> [h.seq for h, p in iter_frames(one + one)]
-    [1, 1]
-    """
-    offset = 0
-    while offset < len(buf):
-        header, payload, offset = parse_frame(buf, offset)
-        yield header, payload
+    _check_range("payload length", payload_len, _U32_MAX)
 
 
 def encode_frame(obj, codec, compression, device_hash, epoch, seq, start, end, flags=0):
     """Encode ``obj`` with ``codec``, compress it, and frame it (``CodecError`` / ``FrameError`` on failure)."""
-    payload = _compression.compress(compression, _codecs.encode(codec, obj))
-    return pack_frame(flags, codec, compression, device_hash, epoch, seq, start, end, payload)
+    if compression != _compression.NONE:
+        payload = _compression.compress(compression, _codecs.encode(codec, obj))
+        return pack_frame(flags, codec, compression, device_hash, epoch, seq, start, end, payload)
+    # Uncompressed (MicroPython's usual case): the payload is encoded into one buffer after a reserved header,
+    # packed there in place. One frame-sized copy at the end, not three: on a small fragmented heap each
+    # copy needs a contiguous block.
+    out = _codecs.encode_into(codec, obj, bytearray(HEADER_SIZE))
+    n = len(out) - HEADER_SIZE
+    _check_fields(flags, codec, compression, device_hash, epoch, seq, start, end, n)
+    struct.pack_into(HEADER_FORMAT[:-1], out, 0, MAGIC, VERSION, flags, codec, compression, 0, device_hash,
+                     epoch, seq, start, end, n)
+    view = memoryview(out)
+    crc = binascii.crc32(view[HEADER_SIZE:], binascii.crc32(view[:_CRC_COVERED])) & _U32_MAX
+    struct.pack_into(">I", out, _CRC_COVERED, crc)
+    return bytes(out)
 
 
-def decode_payload(header, payload, max_size=1 << 20):
-    """Decompress (at most ``max_size`` bytes) and decode a frame's payload; ``CodecError`` on failure."""
-    return _codecs.decode(header.codec, _compression.decompress(header.compression, payload, max_size))
+_READING = ("FrameHeader", "parse_frame", "iter_frames", "decode_payload")
+
+
+def __getattr__(name):
+    # The reading side lives in frame_parse, loaded on first use: a device only writes frames, and on a
+    # MicroPython heap every function loaded costs RAM. Once loaded, its names are this module's too.
+    if name in _READING:
+        from litetel import frame_parse
+
+        g = globals()
+        for n in _READING:
+            g[n] = getattr(frame_parse, n)
+        return g[name]
+    raise AttributeError("module 'litetel.frame' has no attribute %r" % (name,))

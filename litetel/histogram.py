@@ -74,6 +74,20 @@ def _floor(b):
     return n - 1 if n > b else n
 
 
+_INT_BOUNDARIES = {}  # boundaries -> their floors: histograms with the same boundaries share one tuple
+
+
+def _int_boundaries(boundaries):
+    # The int boundaries are the floors of the real ones: for an int v, v <= b exactly when v <= floor(b).
+    ibounds = _INT_BOUNDARIES.get(boundaries)
+    if ibounds is None:
+        ibounds = tuple([_floor(b) for b in boundaries])
+        if ibounds == boundaries and all(b.__class__ is int for b in boundaries):
+            ibounds = boundaries  # integral boundaries (OTel's defaults): one tuple serves both
+        ibounds = _INT_BOUNDARIES.setdefault(boundaries, ibounds)
+    return ibounds
+
+
 _INF = float("inf")
 # (typecode, sum, min, max) of a series' int and float columns before their first measurement.
 _INT_EMPTY = ("l", 0, _LMAX, _LMIN)
@@ -98,7 +112,7 @@ class HistogramHandle(_Handle):
 
     def record(self, v):
         """Record one measurement (int or float, finite). ``latency.bind(attrs).record(0.012)``"""
-        # Ints and floats have their own columns (boundaries, sum, min, max): an int never meets a float,
+        # Ints and floats have their own columns (boundaries, stats): an int never meets a float,
         # which would allocate on MicroPython; a float sum needs no range check. Min and max start at the
         # sentinels (+max, -max): a series was recorded when its min <= max, so no flag is kept.
         t = v.__class__
@@ -114,17 +128,18 @@ class HistogramHandle(_Handle):
         lock.acquire()
         try:
             self._buckets[b] += 1
-            sums = cols[1]
-            s = sums[i] + v
+            stats = cols[1]
+            j = 3 * i
+            s = stats[j] + v
             if t is float or _LMIN <= s <= _LMAX:
-                sums[i] = s
+                stats[j] = s
             else:
-                sums[i] = 0
+                stats[j] = 0
                 self._inst._spill(i, s)
-            if v < cols[2][i]:
-                cols[2][i] = v
-            if v > cols[3][i]:
-                cols[3][i] = v
+            if v < stats[j + 1]:
+                stats[j + 1] = v
+            if v > stats[j + 2]:
+                stats[j + 2] = v
             if current_span is not None:
                 span = current_span()
                 if span is not None and span.sampled:
@@ -143,24 +158,20 @@ class Histogram(_Instrument):
     _handle_class = HistogramHandle
 
     def __init__(self, dictionary, scope_id, name, unit, description, max_series, boundaries=DEFAULT_BOUNDARIES):
-        self._bounds = boundaries
         self._nbuckets = len(boundaries) + 1
         self._buckets = array("l")
-        # (boundaries, sum, min, max) per measurement type. The int boundaries are the floors of the real
-        # ones: for an int v, v <= b exactly when v <= floor(b).
-        ibounds = tuple([_floor(b) for b in boundaries])
-        if ibounds == boundaries and all(b.__class__ is int for b in boundaries):
-            ibounds = boundaries  # integral boundaries (OTel's defaults): one tuple serves both
-        self._icols = (ibounds, array("l"), array("l"), array("l"))
-        self._fcols = (boundaries, array("d"), array("d"), array("d"))  # a float against an int: exact
-        self._zeros = _zeros(self._nbuckets)
+        # (boundaries, stats) per measurement type, stats holding the sum, min and max of each series in a
+        # row (one array, not three: on MicroPython each array costs a header and a rounded-up block).
+        # The boundaries are self._fcols[0]; a float compared with an int boundary: exact.
+        self._icols = (_int_boundaries(boundaries), array("l"))
+        self._fcols = (boundaries, array("d"))
         _Instrument.__init__(self, dictionary, scope_id, name, unit, description, max_series)
 
     _exemplars = None  # {flat bucket index: (value, ticks_us, trace_id, span_id)}, made by the first exemplar
 
     @property
     def boundaries(self):
-        return self._bounds
+        return self._fcols[0]
 
     def _keep_exemplar(self, b, v, span):
         # The most recent measurement made inside a sampled span, per bucket (wire format §2.6).
@@ -198,9 +209,7 @@ class Histogram(_Instrument):
         _Instrument._grow(self, n)
         self._buckets.extend(array("l", [0] * (n * self._nbuckets)))
         for cols, (typecode, zero, top, bottom) in ((self._icols, _INT_EMPTY), (self._fcols, _FLOAT_EMPTY)):
-            cols[1].extend(array(typecode, [zero] * n))
-            cols[2].extend(array(typecode, [top] * n))  # min: above any value
-            cols[3].extend(array(typecode, [bottom] * n))  # max: below any value
+            cols[1].extend(array(typecode, [zero, top, bottom] * n))  # min above any value, max below any
 
     def _record_other(self, i, v):
         v = as_number(v, self.name)
@@ -215,10 +224,10 @@ class Histogram(_Instrument):
         self._lock.acquire()
         try:
             gids = self._gids
-            imin, imax = self._icols[2], self._icols[3]
-            fmin, fmax = self._fcols[2], self._fcols[3]
+            ints, floats = self._icols[1], self._fcols[1]
             for i in range(len(gids)):
-                if imin[i] <= imax[i] or fmin[i] <= fmax[i]:
+                j = 3 * i
+                if ints[j + 1] <= ints[j + 2] or floats[j + 1] <= floats[j + 2]:
                     out.append(gids[i])
                     out.append(self._take(i))
         finally:
@@ -229,19 +238,21 @@ class Histogram(_Instrument):
         nb = self._nbuckets
         base = i * nb
         counts = list(self._buckets[base : base + nb])
-        self._buckets[base : base + nb] = self._zeros
+        self._buckets[base : base + nb] = _zeros(nb)
         first, end = _nonzero_range(counts)
         total = 0
         lo = hi = None
+        j = 3 * i
         for cols, (_, zero, top, bottom) in ((self._icols, _INT_EMPTY), (self._fcols, _FLOAT_EMPTY)):
-            sums, mins, maxs = cols[1], cols[2], cols[3]
-            if mins[i] <= maxs[i]:
-                total += sums[i]
-                lo = mins[i] if lo is None else min(lo, mins[i])
-                hi = maxs[i] if hi is None else max(hi, maxs[i])
-                sums[i] = zero
-                mins[i] = top
-                maxs[i] = bottom
+            stats = cols[1]
+            low, high = stats[j + 1], stats[j + 2]
+            if low <= high:
+                total += stats[j]
+                lo = low if lo is None else min(lo, low)
+                hi = high if hi is None else max(hi, high)
+                stats[j] = zero
+                stats[j + 1] = top
+                stats[j + 2] = bottom
         return [sum(counts), self._with_spill(i, total), lo, hi, first] + counts[first:end]
 
 

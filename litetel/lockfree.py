@@ -214,14 +214,15 @@ class PendingHistogram:
         for c in point[5:]:
             buckets[b] += c
             b += 1
-        sums, mins, maxs = cols[1], cols[2], cols[3]
-        mins[i] = min(mins[i], point[2])
-        maxs[i] = max(maxs[i], point[3])
-        s = sums[i] + point[1]
+        stats = cols[1]  # sum, min, max of each series in a row
+        j = 3 * i
+        stats[j + 1] = min(stats[j + 1], point[2])
+        stats[j + 2] = max(stats[j + 2], point[3])
+        s = stats[j] + point[1]
         if s.__class__ is float or _LMIN <= s <= _LMAX:
-            sums[i] = s
+            stats[j] = s
         else:
-            sums[i] = 0
+            stats[j] = 0
             self._spill(i, s)
 
     def _collect(self, out):
@@ -231,18 +232,19 @@ class PendingHistogram:
             gids = self._gids
             icols = self._icols
             fcols = self._fcols
-            imin, imax, fmin, fmax = icols[2], icols[3], fcols[2], fcols[3]
+            ints, floats = icols[1], fcols[1]
             for h in self._index.values():  # every series has its handle here
                 i = h._i
+                j = 3 * i
                 if h._ints:
                     self._fold(h._ints, i, icols)
-                if h and fmin[i] > fmax[i] and imin[i] > imax[i]:
+                if h and floats[j + 1] > floats[j + 2] and ints[j + 1] > ints[j + 2]:
                     # Only pending floats (the common case): the point is made from them, the columns untouched.
                     out.append(gids[i])
                     out.append(_take_point(h, fcols[0]))
                     continue
                 self._fold(h, i, fcols)
-                if imin[i] <= imax[i] or fmin[i] <= fmax[i]:
+                if ints[j + 1] <= ints[j + 2] or floats[j + 1] <= floats[j + 2]:
                     out.append(gids[i])
                     out.append(self._take(i))
         finally:

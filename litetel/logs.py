@@ -13,6 +13,7 @@ id) when there is one. Records wait in the device's bounded log buffer and trave
 
 from litetel.clock import ticks_us
 from litetel.signal_buffer import wire_attrs
+from litetel.signals import signal_buffer
 from litetel.trace_context import current_span
 
 # OpenTelemetry SeverityNumber of each level (the first number of its range).
@@ -37,7 +38,7 @@ class Logger:
         self.version = version
         self.level = level
         self.scope_id = device.dictionary.add_scope(name, version or "")
-        self._buffer = device._signal_buffer("logs")
+        self._buffer = signal_buffer(device, "logs")
 
     def __repr__(self):
         return "<Logger %s>" % self.name

@@ -75,13 +75,16 @@ class Meter:
         if boundaries:
             given = boundaries[0]
             boundaries = (histogram_boundaries(given, name),)
+        folded = name.lower()
+        if folded == name:
+            folded = name  # MicroPython's lower() copies: keep one string per instrument, not two
         lock = self._lock
         lock.acquire()
         try:
-            found = self._instruments.get(name.lower())
+            found = self._instruments.get(folded)
             if found is None:
                 found = cls(self._dictionary, self.scope_id, name, unit, description, max_series, *boundaries)
-                self._instruments[name.lower()] = found
+                self._instruments[folded] = found
                 return found
         finally:
             lock.release()
@@ -117,4 +120,7 @@ def histogram_boundaries(boundaries, name):
         if out and b <= out[-1]:
             raise InstrumentError("%s: boundaries must be strictly increasing, got %r" % (name, boundaries))
         out.append(b)
-    return tuple(out)
+    out = tuple(out)
+    if boundaries.__class__ is tuple and all(a is b for a, b in zip(boundaries, out)):
+        return boundaries  # the caller's own tuple: histograms made from one constant share it
+    return out

@@ -40,8 +40,8 @@ class Writer:
 
     NIL = FALSE = TRUE = 0
 
-    def __init__(self):
-        self.out = bytearray()
+    def __init__(self, out=None):
+        self.out = bytearray() if out is None else out
 
     def encode(self, obj):
         """The bytes of ``obj``."""
@@ -93,13 +93,17 @@ class Writer:
         self.out.extend(struct.pack(fmt, code, value))
 
 
-def packb(obj):
-    """Encode ``obj`` as msgpack bytes; ``CodecError`` for a type or int outside the data model.
+def packb(obj, out=None):
+    """Encode ``obj`` as msgpack bytes; ``CodecError`` for a type or int outside the data model. With ``out``
+    (a bytearray) the encoding is appended to it instead, and ``out`` returned.
 
     >>> packb({"n": 300})
     b'\\x81\\xa1n\\xcd\\x01,'
     """
-    return _Writer().encode(obj)
+    if out is None:
+        return _Writer().encode(obj)
+    _Writer(out).write(obj)  # no copy: a frame is encoded right after its reserved header (frame.py)
+    return out
 
 
 # kind -> (fix code, largest fix length, 8-bit code or 0, 16-bit code, 32-bit code)

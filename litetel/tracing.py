@@ -21,6 +21,7 @@ Continue a trace another process started: ``tracer.span("handle", parent=headers
 from litetel import histogram, sampling
 from litetel.clock import ticks_us
 from litetel.signal_buffer import MAX_ATTRIBUTES, wire_attrs
+from litetel.signals import signal_buffer
 from litetel.trace_context import FLAG_SAMPLED, attach, current_span, detach, parse_traceparent
 
 try:
@@ -185,7 +186,7 @@ class Tracer:
         self.version = version
         self.scope_id = device.dictionary.add_scope(name, version or "")
         self.sampler = sampling.DEFAULT if sampler is None else sampler
-        self._buffer = device._signal_buffer("spans")
+        self._buffer = signal_buffer(device, "spans")
 
     def __repr__(self):
         return "<Tracer %s>" % self.name

@@ -98,7 +98,9 @@ def build_mpy(out_dir=MPY_BUILD_DIR, compiler=None):
         if target.exists() and target.stat().st_mtime_ns >= source.stat().st_mtime_ns:
             continue
         partial = target.with_suffix(".mpy.%d" % os.getpid())
-        done = subprocess.run([compiler, "-s", "litetel/%s.py" % stem, "-o", str(partial), str(source)],
+        # The source name in tracebacks is the module's name: a string MicroPython interns anyway, where a
+        # path would add one more qstr per module to the heap (qstr pools grow by doubling: they are the cliff).
+        done = subprocess.run([compiler, "-s", "litetel.%s" % stem, "-o", str(partial), str(source)],
                               capture_output=True, text=True, check=False)
         if done.returncode == 0:
             os.replace(partial, target)  # atomic: a concurrent run never imports half a file
