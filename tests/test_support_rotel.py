@@ -9,9 +9,11 @@ from support.rotel import total
 from support.rotel_log import DebugLogParser, parse_value
 
 pb_metrics = pytest.importorskip("opentelemetry.proto.metrics.v1.metrics_pb2")
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest  # noqa: E402
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (  # noqa: E402
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
 DELTA = pb_metrics.AGGREGATION_TEMPORALITY_DELTA
 CUMULATIVE = pb_metrics.AGGREGATION_TEMPORALITY_CUMULATIVE

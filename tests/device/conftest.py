@@ -1,6 +1,6 @@
 import pytest
-
 from device_replica import Replica
+
 from litetel.device import Device
 from litetel.ring_buffer import RingBuffer
 

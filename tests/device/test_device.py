@@ -6,8 +6,8 @@ import sys
 import time
 
 import pytest
-
 from device_replica import Replica
+
 from litetel import clock
 from litetel import compression as comp
 from litetel import device as device_module

@@ -1,8 +1,8 @@
 """The series dictionary: deltas carried by frames, the full refresh, canonical keys (wire format §2.1, §3)."""
 
 import pytest
-
 from device_replica import Replica
+
 from litetel import frame as frames
 from litetel.dictionary import Dictionary, canonical_key
 from litetel.errors import InstrumentError

@@ -19,7 +19,7 @@ def run_sensor(micropython, heapsize, *args):
 
 
 def _summary(result):
-    line = [l for l in result.stdout.splitlines() if l.startswith("samples")]
+    line = [s for s in result.stdout.splitlines() if s.startswith("samples")]
     assert line, result.stdout + result.stderr
     return dict(re.findall(r"(\w+) (-?\d+)", line[-1]))
 

@@ -10,7 +10,6 @@ from litetel.accel import new_lock
 from litetel.device import Device
 from litetel.errors import InstrumentError
 
-
 dev = Device("mp-instruments")
 meter = dev.meter("test")
 

@@ -72,7 +72,10 @@ def test_sigkill_at_random_moments_never_loses_or_corrupts(tmp_path):
     top_seq = 0  # highest seq ever seen (logged or read back)
     runs_with_appends = opened_runs = 0
     started = time.monotonic()
-    log_path = lambda n: str(tmp_path / ("child-%d.log" % n))
+
+    def log_path(n):
+        return str(tmp_path / ("child-%d.log" % n))
+
     # A few children import ahead (they wait for their go line): the kills, not interpreter start-up, set
     # the pace. Only the child that got its go line touches the buffer.
     warm = [start_child(buffer_path, log_path(n), n) for n in range(min(WARM, KILLS))]

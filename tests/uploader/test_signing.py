@@ -12,7 +12,6 @@ from litetel.signing import hmac_sha256, pure_hmac_sha256, sign_request
 from tests.micropython.rfc4231_vectors import VECTORS as RFC4231
 
 
-
 @pytest.mark.parametrize("fn", [hmac_sha256, pure_hmac_sha256])
 @pytest.mark.parametrize("key,data,expected", RFC4231)
 def test_rfc4231_vectors(fn, key, data, expected):
