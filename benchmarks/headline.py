@@ -122,17 +122,17 @@ def headline(r):
 
 def readme_block(r):
     """The README's quote of this run: the headline table, then every goal not met with its figure."""
+    block = headline(r)
     lines = [
         (
             "From the last `make bench` run ([docs/benchmarks.md](docs/benchmarks.md): machine, versions, "
             "spreads, and every goal met or not)."
-        ),
-        "",
+        )
     ]
-    lines += [line for line in headline(r) if line not in (HEADLINE_START, HEADLINE_END)]
+    lines += block[block.index(HEADLINE_START) + 1 : block.index(HEADLINE_END)]  # starts and ends blank
     missed = [
         "- #%s %s: %s" % (issue, text, measured) for issue, text, measured, met in evaluate(r) if met is False
     ]
     if missed:
         lines += ["Not met on this run:", ""] + missed + [""]
-    return [line for i, line in enumerate(lines) if line or (i and lines[i - 1])]  # no double blank lines
+    return lines

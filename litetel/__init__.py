@@ -6,8 +6,8 @@
     requests.bind({"http.route": "/api"}).add(1)
     dev.collect()
 
-The core imports only what MicroPython has; CPython-only helpers (litetel.asgi, litetel.background,
-litetel.cli) are separate modules that this package never imports.
+The core imports only what MicroPython has; CPython-only helpers are separate modules: litetel.asgi and
+litetel.cli are never imported by the core, litetel.background only by ``Device.start()`` (CPython's thread).
 """
 
 from litetel.errors import (  # noqa: F401

@@ -1,4 +1,5 @@
-"""The background thread behind ``Device.start()`` (CPython only; the device core never imports this module).
+"""The background thread behind ``Device.start()`` (CPython only: imported by ``start()`` alone, which
+MicroPython code never calls — it runs ``tick()`` or ``litetel.aio``).
 
 One daemon thread collects every ``interval_s`` and flushes when frames are pending and the uploader is ready.
 It sleeps on an ``Event`` until the next collection or the end of the uploader's backoff, whichever comes

@@ -3,22 +3,9 @@ gateway process → real rotel: every instrument kind arrives with the recorded 
 lost its state answers ``need_dict`` and is healed by the device's dictionary refresh."""
 
 import pytest
-from support.gateway import TEST_DEVICE_ID, TEST_DEVICE_KEY
+from support.gateway import TEST_DEVICE_ID, make_test_device
 
-from litetel.device import Device
-from litetel.ring_buffer import RingBuffer
-
-
-def make_device(url, codec="msgpack", compression="auto"):
-    return Device(
-        TEST_DEVICE_ID,
-        endpoint=url,
-        key=bytes.fromhex(TEST_DEVICE_KEY),
-        codec=codec,
-        compression=compression,
-        buffer=RingBuffer(capacity=1 << 16),
-        resource={"service.name": "e2e", "host.arch": "xtensa"},
-    )
+RESOURCE = {"service.name": "e2e", "host.arch": "xtensa"}
 
 
 @pytest.mark.parametrize(
@@ -26,7 +13,7 @@ def make_device(url, codec="msgpack", compression="auto"):
 )
 def test_every_instrument_kind_arrives_in_rotel(make_gateway, rotel, codec, compression):
     gateway = make_gateway(otlp_endpoint=rotel.http_endpoint)
-    dev = make_device(gateway.url, codec, compression)
+    dev = make_test_device(gateway.url, RESOURCE, codec, compression)
     meter = dev.meter("e2e.meter", "2.0")
     requests = meter.counter("e2e.requests", unit="{request}")
     depth = meter.updown_counter("e2e.queue.depth")
@@ -62,7 +49,7 @@ def test_every_instrument_kind_arrives_in_rotel(make_gateway, rotel, codec, comp
 
 def test_a_gateway_that_lost_its_state_is_healed_by_a_dictionary_refresh(make_gateway, tmp_path, rotel):
     first = make_gateway(data_dir=tmp_path / "first")
-    dev = make_device(first.url)
+    dev = make_test_device(first.url, RESOURCE)
     requests = dev.meter("e2e").counter("e2e.requests")
     requests.add(4, {"route": "/a"})
     dev.collect()

@@ -6,27 +6,15 @@ import time
 from pathlib import Path
 
 import pytest
-from support.gateway import TEST_DEVICE_ID, TEST_DEVICE_KEY
+from support.gateway import TEST_DEVICE_ID, make_test_device
 from support.ports import wait_for
 
-from litetel.device import Device
-from litetel.ring_buffer import RingBuffer
 from litetel.trace_context import format_traceparent
 
 SECOND_NS = 1_000_000_000
 
 
-def make_device(url, codec="msgpack", compression="auto", **kwargs):
-    return Device(
-        TEST_DEVICE_ID,
-        endpoint=url,
-        key=bytes.fromhex(TEST_DEVICE_KEY),
-        codec=codec,
-        compression=compression,
-        buffer=RingBuffer(capacity=1 << 16),
-        resource={"service.name": "tracing-e2e"},
-        **kwargs,
-    )
+RESOURCE = {"service.name": "tracing-e2e"}
 
 
 def wait_for_spans(rotel, n, timeout_s=15):
@@ -51,7 +39,7 @@ def test_spans_and_logs_arrive_with_ids_parentage_times_and_attributes(
         )
     else:
         gateway = make_gateway(otlp_endpoint=rotel.http_endpoint)
-    dev = make_device(gateway.url, codec, compression)
+    dev = make_test_device(gateway.url, RESOURCE, codec, compression)
     tracer = dev.tracer("model_server", "1.2")
     log = dev.logger("model_server")
     before_ns = time.time_ns()
@@ -104,7 +92,7 @@ def test_spans_and_logs_arrive_with_ids_parentage_times_and_attributes(
 
 def test_event_and_exception_details_reach_the_collector(make_gateway, rotel):
     gateway = make_gateway(otlp_endpoint=rotel.http_endpoint)
-    dev = make_device(gateway.url)
+    dev = make_test_device(gateway.url, RESOURCE)
     tracer = dev.tracer("events")
     try:
         with tracer.span("fails") as span:
@@ -127,7 +115,7 @@ def test_a_remote_parent_is_continued_and_unsampled_spans_are_not_sent(make_gate
     from litetel import sampling
 
     gateway = make_gateway(otlp_endpoint=rotel.http_endpoint)
-    dev = make_device(gateway.url)
+    dev = make_test_device(gateway.url, RESOURCE)
     tracer = dev.tracer("edge")
     incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     with tracer.span("handle", parent=incoming, kind=2) as span:
@@ -151,7 +139,7 @@ def test_a_remote_parent_is_continued_and_unsampled_spans_are_not_sent(make_gate
 
 def test_a_full_span_buffer_drops_and_counts(make_gateway, rotel):
     gateway = make_gateway(otlp_endpoint=rotel.http_endpoint)
-    dev = make_device(gateway.url, max_spans=3, max_logs=2)
+    dev = make_test_device(gateway.url, RESOURCE, max_spans=3, max_logs=2)
     tracer, log = dev.tracer("burst"), dev.logger("burst")
     for i in range(5):
         with tracer.span("s%d" % i):
@@ -166,7 +154,7 @@ def test_a_full_span_buffer_drops_and_counts(make_gateway, rotel):
 
 def test_a_histogram_exemplar_links_to_its_span(make_gateway, rotel):
     gateway = make_gateway(otlp_endpoint=rotel.http_endpoint)
-    dev = make_device(gateway.url)
+    dev = make_test_device(gateway.url, RESOURCE)
     latency = dev.meter("app").histogram("app.latency", unit="ms", boundaries=(10, 100))
     tracer = dev.tracer("app")
     latency.record(5)  # outside a span: no exemplar

@@ -24,6 +24,24 @@ TEST_DEVICE_ID = "sat-7"
 TEST_DEVICE_KEY = bytes(range(32)).hex()
 
 
+def make_test_device(url, resource, codec="msgpack", compression="auto", **kwargs):
+    """A real ``litetel.device.Device`` pushing to ``url`` as the test device, with a 64 KiB RAM buffer;
+    ``kwargs`` go to ``Device`` (e.g. ``max_spans``)."""
+    from litetel.device import Device
+    from litetel.ring_buffer import RingBuffer
+
+    return Device(
+        TEST_DEVICE_ID,
+        endpoint=url,
+        key=bytes.fromhex(TEST_DEVICE_KEY),
+        codec=codec,
+        compression=compression,
+        buffer=RingBuffer(capacity=1 << 16),
+        resource=resource,
+        **kwargs,
+    )
+
+
 def write_keys(path, keys):
     """Write ``keys`` ({device id: hex key}) as keys.toml, readable by its owner only (mode 0600)."""
     lines = ["[devices]"]
