@@ -119,7 +119,8 @@ def _attributes(tables, attrs):
     for i in range(0, len(attrs or ()) - 1, 2):
         tk, value = attrs[i], attrs[i + 1]
         key, kind = divmod(tk, 4) if isinstance(tk, int) else (tk, 1)
-        out[_string(tables, key)] = _string(tables, value) if kind == 0 else value
+        # A string value is a sid, or inline (a str) as devices send it since 2026-11.
+        out[_string(tables, key)] = _string(tables, value) if kind == 0 and not isinstance(value, str) else value
     return out
 
 

@@ -347,7 +347,11 @@ class Dictionary:
                 raise Reject("schema", "duplicate attribute key %r" % strings[key])
             keys.add(key)
             if kind == ATTR_STRING:
-                self._sid(value, strings)
+                if type(value) is str:  # an inline value (devices since 2026-11-25), else a sid
+                    if len(value) > limits.max_value_len:
+                        raise Reject("limit_string", "attribute value of %d characters" % len(value))
+                else:
+                    self._sid(value, strings)
             elif kind == ATTR_INT and not (_is_int(value) and INT64_MIN <= value <= INT64_MAX):
                 raise Reject("schema", "int attribute value %r" % (value,))
             elif kind == ATTR_FLOAT:
@@ -361,9 +365,9 @@ class Dictionary:
 
     # -- resolution --------------------------------------------------------------------------------
     def attribute_values(self, attrs):
-        """``[(key, python_value), ...]`` of an attrs tuple."""
+        """``[(key, python_value), ...]`` of an attrs tuple (a string value is a sid or inline)."""
         s = self.strings
-        return [(s[k], s[v] if t == ATTR_STRING else v) for k, t, v in attrs]
+        return [(s[k], s[v] if t == ATTR_STRING and type(v) is int else v) for k, t, v in attrs]
 
 
 def _wire_instrument(entry):

@@ -135,6 +135,65 @@ def test_delta_appends_and_resolves_names_and_typed_attributes():
     assert Dictionary.from_blob(d.to_blob()).series == d.series
 
 
+def inline_series(dev, instrument_id, attributes):
+    """A series whose string values are inline (a str where a sid was), as devices send them since 2026-11."""
+    flat = dev.attrs(attributes)
+    for j in range(0, len(flat), 2):
+        if flat[j] & 3 == 0:
+            flat[j + 1] = attributes[dev.strings[flat[j] >> 2]]
+    dev.series_table.append([instrument_id, flat])
+    return len(dev.series_table) - 1
+
+
+def test_series_string_values_may_be_inline_or_sids():
+    dev, old = sim_with_counter()  # string values as sids: frames of older devices
+    new = inline_series(dev, 0, {"route": "/ünï→", "code": 200, "ok": True, "ratio": 0.5})
+    assert dev.series_table[new][1][-1] == "/ünï→" and type(dev.series_table[old][1][-1]) is int
+    d = Dictionary()
+    assert d.apply_delta(dev.delta(), Limits()) is True
+    assert sorted(d.attribute_values(d.series[old][1])) == [("code", 200), ("route", "/a")]
+    assert sorted(d.attribute_values(d.series[new][1])) == [("code", 200), ("ok", True), ("ratio", 0.5),
+                                                             ("route", "/ünï→")]  # fmt: skip
+    again = Dictionary.from_blob(d.to_blob())  # the store's round trip keeps both forms
+    assert again.series == d.series and again.attribute_values(again.series[new][1]) == d.attribute_values(
+        d.series[new][1]
+    )
+    assert d.apply_delta(dev.delta(full=True), Limits()) is False  # an equal re-send
+    conflicting = dev.delta(full=True)
+    conflicting[7][new] = [0, list(conflicting[7][new][1])]
+    conflicting[7][new][1][-1] = "/other"
+    assert reason(d.apply_delta, conflicting, Limits()) == "dict_conflict"
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("x" * 5000, "limit_string"), (b"bytes", "dict_index"), (None, "dict_index"), (-1, "dict_index")],
+)
+def test_an_inline_string_value_is_bounded_and_typed(value, expected):
+    dev = SimDevice()
+    flat = [dev.sid("route") * 4 + 0, value]
+    dev.series_table.append([dev.instrument("c", COUNTER), flat])
+    assert reason(Dictionary().apply_delta, dev.delta(), Limits()) == expected
+
+
+def test_inline_string_values_expand_to_otlp_attributes(harness):
+    dev = SimDevice(resource={"host.name": "pi"})
+    c = dev.instrument("http.requests", COUNTER, "{request}")
+    by_sid = dev.series(c, {"route": "/a", "code": 200})
+    inline = inline_series(dev, c, {"route": "/b", "code": 200})
+    harness.send(dev, [dev.frame([by_sid, 1, inline, 2], 10**15, 10**15 + 10**6)])
+    from litetel_gateway.expand import ResourceSettings, build_request
+
+    request, n = build_request(harness.queue(), harness.store.reader_dictionary, ResourceSettings())
+    assert n == 2
+    (metric,) = request.resource_metrics[0].scope_metrics[0].metrics
+    got = {
+        dp.as_int: {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in dp.attributes}
+        for dp in metric.sum.data_points
+    }
+    assert got == {1: {"route": "/a", "code": 200}, 2: {"route": "/b", "code": 200}}
+
+
 def test_base_beyond_known_size_needs_the_dictionary():
     dev, _ = sim_with_counter()
     dev.delta()  # "sent" but lost
