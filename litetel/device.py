@@ -116,6 +116,7 @@ class Device:
             self.count_drop("corrupt", lost)
         self._signals = {}  # "spans"/"logs" -> SignalBuffer, made with the first tracer/logger
         self._emitters = {}  # (kind, name, version) -> Tracer or Logger
+        self._frame_room = 2048  # bytes reserved for the next uncompressed frame (MicroPython)
 
     def __repr__(self):
         return "<Device %s epoch=%d series=%d>" % (self.device_id, self.epoch, self.dictionary.series_count)
@@ -159,6 +160,18 @@ class Device:
         try:
             end_wall = wall_us()
             end_ticks = ticks_us()
+            out = None
+            if MICROPYTHON and self.compression == 0:
+                # The frame's buffer made before the payload: one block low in free memory, where one grown while
+                # encoding would hop between the payload's lists. Shortened in place to its header, it keeps
+                # the rest as room to append into (MicroPython does not shrink it).
+                from litetel.frame import HEADER_SIZE
+
+                try:
+                    out = bytearray(self._frame_room)
+                    out[HEADER_SIZE:] = b""
+                except MemoryError:  # no block that large: encode_frame grows its own
+                    out = None
             payload = self._build_payload(end_ticks)
             if payload is None:
                 return None
@@ -174,13 +187,23 @@ class Device:
             self._start_wall = end_wall
             self._start_ticks = end_ticks
             frame = encode_frame(payload, self.codec, self.compression, self.device_hash, self.epoch,
-                                 self.buffer.next_seq, start, end, flags)
+                                 self.buffer.next_seq, start, end, flags, out)
+            payload = None
+            # The next frame's room: this one's size and a quarter (later frames rarely carry new names).
+            self._frame_room = len(frame) + (len(frame) >> 2)
             try:
                 seq = self.buffer.append(frame)
             except FrameTooLargeError:
                 self.count_drop("too_large", 1)
                 return None
-            return None if seq is None else frame
+            if seq is None:
+                return None
+            if out is not None:
+                # The bytes to return, copied from the buffer once `out` and the payload's lists are garbage:
+                # a frame-sized block is then free where they were.
+                frame = out = None
+                frame = self.buffer.newest()
+            return frame
         finally:
             lock.release()
 

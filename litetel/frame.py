@@ -85,15 +85,19 @@ def _check_fields(flags, codec, compression, device_hash, epoch, seq, start, end
     _check_range("payload length", payload_len, _U32_MAX)
 
 
-def encode_frame(obj, codec, compression, device_hash, epoch, seq, start, end, flags=0):
-    """Encode ``obj`` with ``codec``, compress it, and frame it (``CodecError`` / ``FrameError`` on failure)."""
+def encode_frame(obj, codec, compression, device_hash, epoch, seq, start, end, flags=0, out=None):
+    """Encode ``obj`` with ``codec``, compress it, and frame it (``CodecError`` / ``FrameError`` on failure).
+
+    ``out``: a bytearray of ``HEADER_SIZE`` bytes to write an uncompressed frame into (made with room to grow:
+    ``Device.collect``); ``out`` is then returned, not bytes (ignored when compressing)."""
     if compression != _compression.NONE:
         payload = _compression.compress(compression, _codecs.encode(codec, obj))
         return pack_frame(flags, codec, compression, device_hash, epoch, seq, start, end, payload)
     # Uncompressed (MicroPython's usual case): the payload is encoded into one buffer after a reserved header,
     # packed there in place. One frame-sized copy at the end, not three: on a small fragmented heap each
     # copy needs a contiguous block.
-    out = _codecs.encode_into(codec, obj, bytearray(HEADER_SIZE))
+    given = out is not None
+    out = _codecs.encode_into(codec, obj, out if given else bytearray(HEADER_SIZE))
     n = len(out) - HEADER_SIZE
     _check_fields(flags, codec, compression, device_hash, epoch, seq, start, end, n)
     struct.pack_into(HEADER_FORMAT[:-1], out, 0, MAGIC, VERSION, flags, codec, compression, 0, device_hash,
@@ -101,7 +105,7 @@ def encode_frame(obj, codec, compression, device_hash, epoch, seq, start, end, f
     view = memoryview(out)
     crc = binascii.crc32(view[HEADER_SIZE:], binascii.crc32(view[:_CRC_COVERED])) & _U32_MAX
     struct.pack_into(">I", out, _CRC_COVERED, crc)
-    return bytes(out)
+    return out if given else bytes(out)
 
 
 _READING = ("FrameHeader", "parse_frame", "iter_frames", "decode_payload")

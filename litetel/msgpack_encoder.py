@@ -50,7 +50,8 @@ class Writer:
 
     def write(self, obj, depth=0):
         out = self.out
-        # `is True/False` first: on CPython bool is an int, on MicroPython it is not.
+        # `is True/False` first: on CPython bool is an int, on MicroPython it is not. No `isinstance(obj, (a, b))`:
+        # MicroPython builds that tuple on every call (garbage per value, fragmenting a small heap).
         if obj is None:
             out.append(self.NIL)
         elif obj is False:
@@ -68,10 +69,10 @@ class Writer:
                 raise CodecError("str is not encodable as UTF-8")
             self.head(STR, len(data))
             out.extend(data)
-        elif isinstance(obj, (bytes, bytearray, memoryview)):
+        elif isinstance(obj, bytes) or isinstance(obj, bytearray) or isinstance(obj, memoryview):
             self.head(BIN, len(obj))
             out.extend(obj)
-        elif isinstance(obj, (list, tuple)):
+        elif isinstance(obj, list) or isinstance(obj, tuple):
             self.enter(depth)
             self.head(ARRAY, len(obj))
             for item in obj:

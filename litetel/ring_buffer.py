@@ -49,7 +49,8 @@ class RingBuffer:
         self._start = self._tail = start  # data region [_start, capacity); _tail: where the next frame goes
         # The index of held frames: a ring over three parallel arrays, doubled (rarely) when full.
         self._limit = (capacity - start) // HEADER + 1
-        size = min(self._limit, 64)
+        # Sized to the buffer (a frame of 128 bytes each, at most 64), so a small buffer keeps a small index.
+        size = min(self._limit, 64, max(8, (capacity - start) >> 7))
         self._offs, self._seqs, self._lens = _zeros(size), _zeros(size), _zeros(size)
         self._first = 0
         self._file = None
@@ -112,6 +113,17 @@ class RingBuffer:
         finally:
             self._lock.release()
         return out
+
+    def newest(self):
+        """The newest frame held (bytes: what the last successful ``append`` stored), or None when empty."""
+        self._lock.acquire()
+        try:
+            if not self.pending:
+                return None
+            k = (self._first + self.pending - 1) % len(self._offs)
+            return self._read(self._offs[k], self._lens[k])
+        finally:
+            self._lock.release()
 
     def ack(self, seq):
         """Free every frame with seq <= `seq` (persisted before returning)."""

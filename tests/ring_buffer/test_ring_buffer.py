@@ -49,6 +49,28 @@ def test_read_limits(new_buffer):
     assert RingBuffer(100).read() == []
 
 
+def test_newest_is_the_last_frame_stored(new_buffer):
+    buf = new_buffer(1000)
+    assert buf.newest() is None
+    fill(buf, 2, size=300)
+    assert buf.newest() == make_frame(2, 300)
+    fill(buf, 2, size=300)  # the third frame wraps: the oldest is dropped, the newest is the last appended
+    assert (buf.newest(), held_seqs(buf)) == (make_frame(4, 300), [2, 3, 4])
+    buf.ack(4)
+    assert buf.newest() is None
+    assert buf.append(bytearray(make_frame(5, 100))) == 5, "a bytearray frame (Device.collect's) is stored"
+    assert buf.newest() == make_frame(5, 100) and isinstance(buf.newest(), bytes)
+
+
+def test_index_grows_past_its_first_size(new_buffer):
+    buf = new_buffer(60 * 100)  # room for 100 frames of 60 bytes: the index starts at 64 and doubles
+    assert fill(buf, 100, size=60) == list(range(1, 101))
+    assert held(buf) == [(s, make_frame(s, 60)) for s in range(1, 101)]
+    buf.ack(90)
+    assert fill(buf, 5, size=60) == list(range(101, 106))
+    assert held_seqs(buf) == list(range(91, 106))
+
+
 def test_ack_is_monotonic_and_clamped(new_buffer):
     buf = new_buffer(1000)
     fill(buf, 3, size=100)
