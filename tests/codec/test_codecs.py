@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from litetel import cbor_c, codecs
+from litetel import accel, cbor_c, codecs
 from litetel.errors import CodecError
 
 BATCH = [None, [0, [1, -2, 3.25, "a"], 1, 2**64 - 1, 2, -(2**63), 3, [1, 2.5, b"\x00"]], {"k": True}]
@@ -18,6 +18,7 @@ def test_ids_and_names():
     assert codecs.NAMES == {"msgpack": 0, "cbor": 1}
 
 
+@pytest.mark.skipif(not accel.ENABLED, reason="LITETEL_PURE=1 chooses the pure twins (checked by test_litetel_pure_*)")
 def test_c_libraries_are_used_when_installed():
     assert codecs.IMPLEMENTATION == {"msgpack": "c", "cbor": "c"}
 

@@ -10,7 +10,7 @@ import zlib
 import pytest
 import zstandard
 
-from litetel import compression
+from litetel import accel, compression
 from litetel.errors import CodecError
 
 GB = 1 << 30
@@ -19,9 +19,13 @@ DATA = b"litetel frame payload " * 500
 ALL = [compression.NONE, compression.ZSTD, compression.DEFLATE]
 
 
-def test_ids_names_and_choice():
+def test_ids_and_names():
     assert compression.NAMES == {"none": 0, "zstd": 1, "deflate": 2}
     assert compression.available() == ALL
+
+
+@pytest.mark.skipif(not accel.ENABLED, reason="LITETEL_PURE=1 chooses the pure twins (checked by test_litetel_pure_*)")
+def test_zstd_is_chosen_with_accelerations():
     assert compression.best_available() == compression.ZSTD
 
 

@@ -11,7 +11,7 @@ from codec_model import batches, same
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from litetel import cbor_c, cbor_pure, codecs, msgpack_c, msgpack_pure
+from litetel import accel, cbor_c, cbor_pure, codecs, msgpack_c, msgpack_pure
 from litetel.errors import CodecError
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -89,6 +89,7 @@ def test_known_bad_inputs(name, data):
             decoder(data)
 
 
+@pytest.mark.skipif(not accel.ENABLED, reason="LITETEL_PURE=1 chooses the pure twins (checked by test_litetel_pure_*)")
 def test_c_paths_are_the_ones_checked():
     # The C-library wrappers are exercised above; make sure this environment really has them.
     assert msgpack_c.msgpack is msgpack and cbor_c.cbor2 is cbor2
