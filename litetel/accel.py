@@ -67,3 +67,4 @@ def _gil_enabled():
 
 
 ATOMIC_COUNT = ENABLED and _gil_enabled()
+del _pure_forced, _gil_enabled  # used once, here: on a MicroPython heap their code would stay loaded for nothing

@@ -53,6 +53,7 @@ def _unix_offset_s():
 
 
 _OFFSET_US = _unix_offset_s() * 1000000
+del _unix_offset_s  # used once, here: on a MicroPython heap its code would stay loaded for nothing
 
 
 def _wall_now_us():
