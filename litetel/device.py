@@ -158,54 +158,59 @@ class Device:
         lock = self._lock
         lock.acquire()
         try:
-            end_wall = wall_us()
-            end_ticks = ticks_us()
-            out = None
-            if MICROPYTHON and self.compression == 0:
-                # The frame's buffer made before the payload: one block low in free memory, where one grown while
-                # encoding would hop between the payload's lists. Shortened in place to its header, it keeps
-                # the rest as room to append into (MicroPython does not shrink it).
-                from litetel.frame import HEADER_SIZE
-
-                try:
-                    out = bytearray(self._frame_room)
-                    out[HEADER_SIZE:] = b""
-                except MemoryError:  # no block that large: encode_frame grows its own
-                    out = None
-            payload = self._build_payload(end_ticks)
-            if payload is None:
-                return None
-            from litetel.errors import FrameTooLargeError
-            from litetel.frame import FLAG_CLOCK_TICKS, encode_frame
-
-            start_wall = self._start_wall
-            # The wall clock when it was set for the whole interval and did not step back; else ticks.
-            if end_wall is not None and start_wall is not None and start_wall <= end_wall:
-                flags, start, end = 0, start_wall, end_wall
-            else:
-                flags, start, end = FLAG_CLOCK_TICKS, self._start_ticks, end_ticks
-            self._start_wall = end_wall
-            self._start_ticks = end_ticks
-            frame = encode_frame(payload, self.codec, self.compression, self.device_hash, self.epoch,
-                                 self.buffer.next_seq, start, end, flags, out)
-            payload = None
-            # The next frame's room: this one's size and a quarter (later frames rarely carry new names).
-            self._frame_room = len(frame) + (len(frame) >> 2)
-            try:
-                seq = self.buffer.append(frame)
-            except FrameTooLargeError:
-                self.count_drop("too_large", 1)
-                return None
-            if seq is None:
-                return None
-            if out is not None:
-                # The bytes to return, copied from the buffer once `out` and the payload's lists are garbage:
-                # a frame-sized block is then free where they were.
-                frame = out = None
-                frame = self.buffer.newest()
-            return frame
+            frame = self._append_frame()
+            if frame is not True:
+                return frame
+            # MicroPython: the frame was written into a buffer that went with _append_frame's frame (a called
+            # function's locals and stack, unlike this one's, are freed when it returns, so no stale slot keeps
+            # it or the payload alive): the bytes returned are copied from the ring into the room they left.
+            return self.buffer.newest()
         finally:
             lock.release()
+
+    def _append_frame(self):
+        # The frame of the interval appended to the buffer -> the frame, None (nothing recorded, too large or
+        # refused), or True when it is held only by the buffer (MicroPython, uncompressed).
+        end_wall = wall_us()
+        end_ticks = ticks_us()
+        out = None
+        if MICROPYTHON and self.compression == 0:
+            # The frame's buffer made before the payload: one block low in free memory, where one grown while
+            # encoding would hop between the payload's lists. Shortened in place to its header, it keeps the
+            # rest as room to append into (MicroPython does not shrink it).
+            from litetel.frame import HEADER_SIZE
+
+            try:
+                out = bytearray(self._frame_room)
+                out[HEADER_SIZE:] = b""
+            except MemoryError:  # no block that large: encode_frame grows its own
+                out = None
+        payload = self._build_payload(end_ticks)
+        if payload is None:
+            return None
+        from litetel.errors import FrameTooLargeError
+        from litetel.frame import FLAG_CLOCK_TICKS, encode_frame
+
+        start_wall = self._start_wall
+        # The wall clock when it was set for the whole interval and did not step back; else ticks.
+        if end_wall is not None and start_wall is not None and start_wall <= end_wall:
+            flags, start, end = 0, start_wall, end_wall
+        else:
+            flags, start, end = FLAG_CLOCK_TICKS, self._start_ticks, end_ticks
+        self._start_wall = end_wall
+        self._start_ticks = end_ticks
+        frame = encode_frame(payload, self.codec, self.compression, self.device_hash, self.epoch,
+                             self.buffer.next_seq, start, end, flags, out)
+        # The next frame's room: this one's size and a quarter (later frames rarely carry new names).
+        self._frame_room = len(frame) + (len(frame) >> 2)
+        try:
+            seq = self.buffer.append(frame)
+        except FrameTooLargeError:
+            self.count_drop("too_large", 1)
+            return None
+        if seq is None:
+            return None
+        return True if out is not None else frame
 
     def _build_payload(self, end_ticks=None):
         """``[dict_delta, points]`` of everything recorded since the last call (resetting it), or None;
