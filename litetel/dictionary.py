@@ -4,14 +4,17 @@ Names, units and attributes travel once: each table is append-only, and every fr
 entries added since the previous frame (``delta()``). After the gateway lost them (``need_dict``) the
 uploader sends ``refresh()``: the whole dictionary, every base 0.
 
-Series entries are not stored here: an instrument's lookup dict already holds each series' canonical key
-tuple and id, and the dictionary reads them from there when it builds a delta (one tuple per series).
+Series entries are not stored here: each instrument keeps its series' keys packed (``series_keys.py``), and
+the dictionary reads them from there when it builds a delta. Attribute keys are interned in the string
+table; attribute values, series' and resource's, travel inline (a new value most often comes with a new
+series: interning it would only add a table entry for one use).
 
     >>> d = Dictionary({"service.name": "demo"})
     >>> d.sid("cpu")
-    2
-    >>> d.delta()[1]
-    ['service.name', 'demo', 'cpu']
+    1
+    >>> delta = d.delta()
+    >>> delta[1], delta[8]
+    (['service.name', 'cpu'], [0, 'demo'])
 """
 
 from litetel.accel import new_lock
@@ -130,9 +133,8 @@ class Dictionary:
         finally:
             lock.release()
 
-    def new_series(self, key):
-        """A new series id for an instrument's series of canonical ``key`` (strings interned first)."""
-        self._intern_key(key)
+    def new_series(self):
+        """A new device-wide series id (the instrument keeps the series' key)."""
         lock = self._lock
         lock.acquire()
         try:
@@ -145,24 +147,19 @@ class Dictionary:
     def _intern_key(self, key):
         for j in range(0, len(key), 2):
             self.sid(key[j])
-            if key[j + 1].__class__ is str:
-                self.sid(key[j + 1])
 
     # ----------------------------------------------------------------------------------- reading
 
     def attrs(self, key):
-        """A canonical key as the wire's flat attribute list ``[key_sid * 4 + type, value, ...]``."""
+        """A canonical key (its keys interned) as the wire's flat attribute list ``[key_sid * 4 + type, value,
+        ...]``, string values inline."""
         sids = self._sids
         out = []
         for j in range(0, len(key), 2):
             v = key[j + 1]
             t = v.__class__
-            if t is str:
-                out.append(sids[key[j]] * 4 + _STRING)
-                out.append(sids[v])
-            else:
-                out.append(sids[key[j]] * 4 + (_BOOL if t is bool else _INT if t is int else _FLOAT))
-                out.append(v)
+            out.append(sids[key[j]] * 4 + (_STRING if t is str else _BOOL if t is bool else _INT if t is int else _FLOAT))
+            out.append(v)
         return out
 
     def delta(self):
@@ -218,13 +215,13 @@ class Dictionary:
             return []
         found = []
         for inst in self.instruments[:]:
-            for gid, key in inst._series_since(first):
+            for gid, attrs in inst._series_since(first, True):
                 if gid < end:
-                    found.append((gid, inst.id, key))
+                    found.append((gid, inst.id, attrs))
         if len(found) != end - first:
             raise InstrumentError("dictionary: series %d..%d incomplete (%d found)" % (first, end, len(found)))
         found.sort(key=_first)
-        return [[inst_id, self.attrs(key)] for _, inst_id, key in found]
+        return [[inst_id, attrs] for _, inst_id, attrs in found]
 
 
 def _first(entry):

@@ -24,6 +24,7 @@ from array import array
 from litetel.accel import ATOMIC_COUNT, MICROPYTHON, new_lock
 from litetel.dictionary import canonical_key
 from litetel.errors import InstrumentError
+from litetel.series_keys import SeriesKeys, key_hash
 
 COUNTER = 0
 UPDOWN_COUNTER = 1
@@ -71,7 +72,7 @@ def finite(v):
 # ------------------------------------------------------------------------------------------ instruments
 
 
-class _Instrument:
+class _Instrument(SeriesKeys):
     """Series bookkeeping shared by every kind: attrs → series index, cardinality cap, growth, collect."""
 
     kind = -1
@@ -82,6 +83,7 @@ class _Instrument:
     description = ""
     _cache = _NO_CACHE
     _spilled = None  # {series index: int} for sums beyond the int column, made when first needed
+    _overflow = -1  # the local index of the overflow series, once made
     if MICROPYTHON:
         _lock = new_lock()
 
@@ -96,18 +98,18 @@ class _Instrument:
         self._dictionary = dictionary
         if not MICROPYTHON:
             self._lock = new_lock()
-        self._index = {}  # canonical key -> the series' handle (the key tuple is the dictionary's too)
-        self._gids = array("I")  # local series index -> device-wide series id
+        SeriesKeys.__init__(self)  # canonical key -> local series index -> device-wide series id
+        self._handles = []  # local series index -> its handle
         self._dirty = bytearray()  # per series slot: recorded in this interval; its length is the capacity
         self.id = dictionary.add_instrument(self)
 
     def __repr__(self):
-        return "<%s %s: %d series>" % (self.__class__.__name__, self.name, len(self._gids))
+        return "<%s %s: %d series>" % (self.__class__.__name__, self.name, len(self._handles))
 
     @property
     def series_count(self):
         """Series created so far, the overflow series included (at most ``max_series + 1``)."""
-        return len(self._gids)
+        return len(self._handles)
 
     @property
     def boundaries(self):
@@ -117,8 +119,7 @@ class _Instrument:
         """The handle of the series for ``attrs`` (created on first use; the overflow series past the cap).
         The same handle each time: it is made with the series."""
         key = canonical_key(attrs)
-        handle = self._index.get(key)
-        return self._new_series(key) if handle is None else handle
+        return self._series(key, key_hash(key))
 
     # Unbound calls look up ``self._cache`` first: a dict seen recently (by identity, checked by equality:
     # it may have been mutated, or its id reused) skips building the canonical key. Inlined in
@@ -135,35 +136,44 @@ class _Instrument:
         cache[id(attrs)] = e
         return e
 
-    def _new_series(self, key):
+    def _series(self, key, h):
+        # The handle of the series of canonical key (hash h): found, or made under the lock.
         lock = self._lock
         lock.acquire()
         try:
-            index = self._index
-            handle = index.get(key)  # another thread may have created it meanwhile
-            if handle is None:
-                if len(index) - (OVERFLOW_KEY in index) >= self.max_series or key == OVERFLOW_KEY:
+            dictionary = self._dictionary
+            i = self._find(key, h, dictionary.strings)
+            if i < 0:
+                if len(self._handles) - (self._overflow >= 0) >= self.max_series or key == OVERFLOW_KEY:
+                    if self._overflow >= 0:
+                        return self._handles[self._overflow]
                     key = OVERFLOW_KEY
-                    handle = index.get(key)
-                if handle is None:
-                    local = len(self._gids)
-                    if local == len(self._dirty):
-                        self._grow(_GROW)
-                    self._gids.append(self._dictionary.new_series(key))
-                    handle = index[key] = self._handle_class(self, local)
+                    h = key_hash(key)
+                i = self._add_key(key, h, dictionary.sid, dictionary.new_series())
+                if key is OVERFLOW_KEY:
+                    self._overflow = i
+                if i == len(self._dirty):
+                    self._grow(_GROW)
+                self._handles.append(self._handle_class(self, i))
+            return self._handles[i]
         finally:
             lock.release()
-        return handle
 
     def _grow(self, n):
         self._dirty.extend(bytes(n))
 
-    def _series_since(self, first_gid):
-        """``[(series_id, key), ...]`` of this instrument's series with id >= ``first_gid``."""
+    def _series_since(self, first_gid, wire=False):
+        """``[(series_id, key), ...]`` of this instrument's series with id >= ``first_gid``: each key a
+        canonical tuple, or with ``wire`` its wire attribute list (wire format §2.1)."""
         self._lock.acquire()
         try:
-            gids = self._gids
-            return [(gids[h._i], key) for key, h in self._index.items() if gids[h._i] >= first_gid]
+            meta = self._meta
+            strings = self._dictionary.strings
+            return [
+                (meta[3 * i], self._wire_attrs(i, None if wire else strings))
+                for i in range(len(self._handles))
+                if meta[3 * i] >= first_gid
+            ]
         finally:
             self._lock.release()
 
@@ -172,10 +182,10 @@ class _Instrument:
         self._lock.acquire()
         try:
             dirty = self._dirty
-            gids = self._gids
-            for i in range(len(gids)):
+            meta = self._meta
+            for i in range(len(self._handles)):
                 if dirty[i]:
-                    out.append(gids[i])
+                    out.append(meta[3 * i])
                     out.append(self._take(i, dirty[i]))
                     dirty[i] = 0
         finally:

@@ -82,12 +82,12 @@ class _CountingSum(_Sum):
         try:
             dirty = self._dirty
             seen = self._seen
-            gids = self._gids
+            meta = self._meta  # 3 ints a series, its id first (series_keys.py)
             ints = self._ints
             # Ints only and nothing spilled (the common case): a point is the int column plus the steps, exact;
             # inlined, as a call per series is most of collect's cost here.
             only_ints = self._floats is None and self._spilled is None
-            for h in self._index.values():  # every series has its handle here
+            for h in self._handles:
                 i = h._i
                 r = next(h)
                 steps = r - seen[i] - 1  # the adds since the previous read (which was a step too)
@@ -97,13 +97,13 @@ class _CountingSum(_Sum):
                         v = ints[i] + steps
                         ints[i] = 0
                         dirty[i] = 0
-                        out.append(gids[i])
+                        out.append(meta[3 * i])
                         out.append(v if v <= _INT64_MAX else float(v))  # the wire's int64, as _with_spill
                     continue
                 if steps:
                     self._add_int(i, steps)
                 if steps or dirty[i]:
-                    out.append(gids[i])
+                    out.append(meta[3 * i])
                     out.append(self._take(i, dirty[i]))
                     dirty[i] = 0
         finally:
@@ -229,23 +229,23 @@ class PendingHistogram:
         """As ``histogram.Histogram._collect``, with every series' pending values."""
         self._lock.acquire()
         try:
-            gids = self._gids
+            meta = self._meta  # 3 ints a series, its id first (series_keys.py)
             icols = self._icols
             fcols = self._fcols
             ints, floats = icols[1], fcols[1]
-            for h in self._index.values():  # every series has its handle here
+            for h in self._handles:
                 i = h._i
                 j = 3 * i
                 if h._ints:
                     self._fold(h._ints, i, icols)
                 if h and floats[j + 1] > floats[j + 2] and ints[j + 1] > ints[j + 2]:
                     # Only pending floats (the common case): the point is made from them, the columns untouched.
-                    out.append(gids[i])
+                    out.append(meta[j])
                     out.append(_take_point(h, fcols[0]))
                     continue
                 self._fold(h, i, fcols)
                 if ints[j + 1] <= ints[j + 2] or floats[j + 1] <= floats[j + 2]:
-                    out.append(gids[i])
+                    out.append(meta[j])
                     out.append(self._take(i))
         finally:
             self._lock.release()

@@ -44,7 +44,7 @@ class Replica:
             tk, v = flat[j], flat[j + 1]
             key, typ = self.strings[tk // 4], tk % 4
             if typ == 0:
-                v = self.strings[v]
+                v = v if type(v) is str else self.strings[v]  # inline, or a sid (wire format §2.1)
             elif typ == 3:
                 assert v is True or v is False
                 v = bool(v)

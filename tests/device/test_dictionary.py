@@ -50,8 +50,9 @@ def test_first_frame_carries_resource_and_every_entry_later_frames_only_new_ones
     assert got == {("requests", (("route", "/a"),)): 1, ("lat", (("route", "/b"),)): [1, 0.5, 0.5, 0.5, 1, 1]}
     lat = rec.replica.instrument(len(rec.replica.instruments) - 1)
     assert lat["scope"] == ("other", "2.0") and lat["kind"] == HISTOGRAM and lat["boundaries"] == [0.1, 1.0]
-    # "/b" and "lat" were new strings; "route" was not sent twice
-    assert rec.replica.strings.count("route") == 1 and "/b" in delta[1]
+    # "lat" was a new string; "route" was not sent twice; the value "/b" travels inline in its series entry
+    assert rec.replica.strings.count("route") == 1 and "lat" in delta[1] and "/b" not in rec.replica.strings
+    assert delta[7][-1][1] == [rec.replica.strings.index("route") * 4 + 0, "/b"]
 
 
 def test_bound_but_unrecorded_series_wait_for_a_frame_with_points(rec):
@@ -119,11 +120,14 @@ def test_dictionary_tables_directly():
     assert d.sid("zone") == 0 and d.sid("eu") == 1 and d.sid("x") == 2 and d.sid("zone") == 0
     assert d.add_scope("s", "") == 0 and d.add_scope("s", "1") == 1 and d.add_scope("s", "") == 0
     first = d.delta()
-    assert first == [0, ["zone", "eu", "x", "s", "", "1"], 0, [[3, 4], [3, 5]], 0, [], 0, [], [0 * 4, 1]]
+    # the resource's value "eu" travels inline; "eu" is in the table only because sid() added it
+    assert first == [0, ["zone", "eu", "x", "s", "", "1"], 0, [[3, 4], [3, 5]], 0, [], 0, [], [0 * 4, "eu"]]
     assert d.delta() is None
     d.sid("y")
     assert d.delta() == [6, ["y"], 2, [], 0, [], 0, [], None]
+    assert d.new_series() == 0 and d.new_series() == 1 and d.series_count == 2
     key = ("a", "zone", "b", 2, "c", 0.5, "d", False)
-    d.new_series(key)  # interns its strings
+    d._intern_key(key)  # the attribute keys only
+    assert d.strings[-4:] == ["a", "b", "c", "d"]
     assert d.attrs(key) == [
-        d.sid("a") * 4, d.sid("zone"), d.sid("b") * 4 + 1, 2, d.sid("c") * 4 + 2, 0.5, d.sid("d") * 4 + 3, False]
+        d.sid("a") * 4, "zone", d.sid("b") * 4 + 1, 2, d.sid("c") * 4 + 2, 0.5, d.sid("d") * 4 + 3, False]
