@@ -4,8 +4,8 @@ Names, units and attributes travel once: each table is append-only, and every fr
 entries added since the previous frame (``delta()``). After the gateway lost them (``need_dict``) the
 uploader sends ``refresh()``: the whole dictionary, every base 0.
 
-Series entries are not stored here: each instrument keeps its series' keys packed (``series_keys.py``), and
-the dictionary reads them from there when it builds a delta. Attribute keys are interned in the string
+Series entries are not stored here: each instrument keeps its series' keys (packed on CPython:
+``series_keys.py``), and the dictionary reads them from there when it builds a delta. Attribute keys are interned in the string
 table; attribute values, series' and resource's, travel inline (a new value most often comes with a new
 series: interning it would only add a table entry for one use).
 
@@ -158,7 +158,8 @@ class Dictionary:
         for j in range(0, len(key), 2):
             v = key[j + 1]
             t = v.__class__
-            out.append(sids[key[j]] * 4 + (_STRING if t is str else _BOOL if t is bool else _INT if t is int else _FLOAT))
+            t = _STRING if t is str else _BOOL if t is bool else _INT if t is int else _FLOAT
+            out.append(sids[key[j]] * 4 + t)
             out.append(v)
         return out
 
@@ -215,13 +216,13 @@ class Dictionary:
             return []
         found = []
         for inst in self.instruments[:]:
-            for gid, attrs in inst._series_since(first, True):
+            for gid, key in inst._series_since(first):
                 if gid < end:
-                    found.append((gid, inst.id, attrs))
+                    found.append((gid, inst.id, key))
         if len(found) != end - first:
             raise InstrumentError("dictionary: series %d..%d incomplete (%d found)" % (first, end, len(found)))
         found.sort(key=_first)
-        return [[inst_id, attrs] for _, inst_id, attrs in found]
+        return [[inst_id, self.attrs(key)] for _, inst_id, key in found]
 
 
 def _first(entry):

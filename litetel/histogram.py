@@ -191,7 +191,7 @@ class Histogram(_Instrument):
         by_series = {}
         nb = self._nbuckets
         for b, (v, t, trace_id, span_id) in ex.items():
-            gid = self._meta[3 * (b // nb)]  # the series id (series_keys.py)
+            gid = self._gids[b // nb]
             if gid in series_in_frame:
                 by_series.setdefault(gid, []).append([v, end_ticks - t, trace_id, span_id])
         for gid, entries in by_series.items():
@@ -223,12 +223,12 @@ class Histogram(_Instrument):
         """As ``_Instrument._collect``; a series was recorded when its int or float min <= max."""
         self._lock.acquire()
         try:
-            meta = self._meta
+            gids = self._gids
             ints, floats = self._icols[1], self._fcols[1]
-            for i in range(len(self._handles)):
+            for i in range(len(gids)):
                 j = 3 * i
                 if ints[j + 1] <= ints[j + 2] or floats[j + 1] <= floats[j + 2]:
-                    out.append(meta[j])  # the series id: three ints a series there too
+                    out.append(gids[i])
                     out.append(self._take(i))
         finally:
             self._lock.release()

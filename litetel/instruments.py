@@ -24,7 +24,6 @@ from array import array
 from litetel.accel import ATOMIC_COUNT, MICROPYTHON, new_lock
 from litetel.dictionary import canonical_key
 from litetel.errors import InstrumentError
-from litetel.series_keys import SeriesKeys, key_hash
 
 COUNTER = 0
 UPDOWN_COUNTER = 1
@@ -71,8 +70,38 @@ def finite(v):
 
 # ------------------------------------------------------------------------------------------ instruments
 
+if MICROPYTHON:
 
-class _Instrument(SeriesKeys):
+    class _SeriesIndex:
+        """An instrument's series by canonical key: ``{key tuple: handle}``, and their device-wide ids.
+
+        MicroPython's: a device has few series per instrument, and every line of code costs it heap. CPython
+        packs the keys instead (``series_keys.SeriesKeys``, same methods): a tuple and a dict entry per series
+        cost it 125 bytes. Callers of ``_add_key`` hold the instrument's lock.
+        """
+
+        def __init__(self):
+            self._index = {}
+            self._gids = array("I")  # local series index -> device-wide series id
+
+        def _find(self, key):
+            return self._index.get(key)
+
+        def _add_key(self, key, handle):
+            self._dictionary._intern_key(key)  # attribute keys travel as sids, string values inline
+            self._gids.append(self._dictionary.new_series())
+            self._index[key] = handle
+
+        def _series_since(self, first_gid):
+            """``[(series_id, key), ...]`` of this instrument's series with id >= ``first_gid``."""
+            gids = self._gids
+            return [(gids[h._i], key) for key, h in self._index.items() if gids[h._i] >= first_gid]
+
+else:
+    from litetel.series_keys import SeriesKeys as _SeriesIndex
+
+
+class _Instrument(_SeriesIndex):
     """Series bookkeeping shared by every kind: attrs → series index, cardinality cap, growth, collect."""
 
     kind = -1
@@ -83,7 +112,6 @@ class _Instrument(SeriesKeys):
     description = ""
     _cache = _NO_CACHE
     _spilled = None  # {series index: int} for sums beyond the int column, made when first needed
-    _overflow = -1  # the local index of the overflow series, once made
     if MICROPYTHON:
         _lock = new_lock()
 
@@ -98,18 +126,17 @@ class _Instrument(SeriesKeys):
         self._dictionary = dictionary
         if not MICROPYTHON:
             self._lock = new_lock()
-        SeriesKeys.__init__(self)  # canonical key -> local series index -> device-wide series id
-        self._handles = []  # local series index -> its handle
+        _SeriesIndex.__init__(self)  # the series: key -> handle, local index -> series id
         self._dirty = bytearray()  # per series slot: recorded in this interval; its length is the capacity
         self.id = dictionary.add_instrument(self)
 
     def __repr__(self):
-        return "<%s %s: %d series>" % (self.__class__.__name__, self.name, len(self._handles))
+        return "<%s %s: %d series>" % (self.__class__.__name__, self.name, len(self._gids))
 
     @property
     def series_count(self):
         """Series created so far, the overflow series included (at most ``max_series + 1``)."""
-        return len(self._handles)
+        return len(self._gids)
 
     @property
     def boundaries(self):
@@ -119,7 +146,8 @@ class _Instrument(SeriesKeys):
         """The handle of the series for ``attrs`` (created on first use; the overflow series past the cap).
         The same handle each time: it is made with the series."""
         key = canonical_key(attrs)
-        return self._series(key, key_hash(key))
+        handle = self._find(key)
+        return self._new_series(key) if handle is None else handle
 
     # Unbound calls look up ``self._cache`` first: a dict seen recently (by identity, checked by equality:
     # it may have been mutated, or its id reused) skips building the canonical key. Inlined in
@@ -136,56 +164,38 @@ class _Instrument(SeriesKeys):
         cache[id(attrs)] = e
         return e
 
-    def _series(self, key, h):
-        # The handle of the series of canonical key (hash h): found, or made under the lock.
+    def _new_series(self, key):
         lock = self._lock
         lock.acquire()
         try:
-            dictionary = self._dictionary
-            i = self._find(key, h, dictionary.strings)
-            if i < 0:
-                if len(self._handles) - (self._overflow >= 0) >= self.max_series or key == OVERFLOW_KEY:
-                    if self._overflow >= 0:
-                        return self._handles[self._overflow]
+            handle = self._find(key)  # another thread may have created it meanwhile
+            if handle is None:
+                overflow = self._find(OVERFLOW_KEY)
+                if len(self._gids) - (overflow is not None) >= self.max_series or key == OVERFLOW_KEY:
                     key = OVERFLOW_KEY
-                    h = key_hash(key)
-                i = self._add_key(key, h, dictionary.sid, dictionary.new_series())
-                if key is OVERFLOW_KEY:
-                    self._overflow = i
-                if i == len(self._dirty):
-                    self._grow(_GROW)
-                self._handles.append(self._handle_class(self, i))
-            return self._handles[i]
+                    handle = overflow
+                if handle is None:
+                    local = len(self._gids)
+                    if local == len(self._dirty):
+                        self._grow(_GROW)
+                    handle = self._handle_class(self, local)
+                    self._add_key(key, handle)
         finally:
             lock.release()
+        return handle
 
     def _grow(self, n):
         self._dirty.extend(bytes(n))
-
-    def _series_since(self, first_gid, wire=False):
-        """``[(series_id, key), ...]`` of this instrument's series with id >= ``first_gid``: each key a
-        canonical tuple, or with ``wire`` its wire attribute list (wire format §2.1)."""
-        self._lock.acquire()
-        try:
-            meta = self._meta
-            strings = self._dictionary.strings
-            return [
-                (meta[3 * i], self._wire_attrs(i, None if wire else strings))
-                for i in range(len(self._handles))
-                if meta[3 * i] >= first_gid
-            ]
-        finally:
-            self._lock.release()
 
     def _collect(self, out):
         """Append ``series_id, value`` of every series recorded since the last call, and reset them."""
         self._lock.acquire()
         try:
             dirty = self._dirty
-            meta = self._meta
-            for i in range(len(self._handles)):
+            gids = self._gids
+            for i in range(len(gids)):
                 if dirty[i]:
-                    out.append(meta[3 * i])
+                    out.append(gids[i])
                     out.append(self._take(i, dirty[i]))
                     dirty[i] = 0
         finally:

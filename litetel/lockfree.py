@@ -32,10 +32,43 @@ from litetel.instruments import _INT64_MAX, _LMAX, _LMIN, _ONE, _Sum
 from litetel.instruments import Counter as LockedCounter
 from litetel.instruments import UpDownCounter as LockedUpDownCounter
 
+# ------------------------------------------------------------------------------------------ handles
+
+
+class _Block:
+    """256 consecutive series of one instrument. A handle holds its block and its offset in it, a small int,
+    which CPython shares: an index past 256 would be a 32-byte int object per handle."""
+
+    __slots__ = ("inst", "base")
+
+    def __init__(self, inst, base):
+        self.inst = inst
+        self.base = base
+
+
+class _InBlock:
+    """What a handle holding ``_block`` and ``_j`` (its offset there) reads as ``_inst`` and ``_i``."""
+
+    __slots__ = ()
+
+    @property
+    def _inst(self):
+        return self._block.inst
+
+    @property
+    def _i(self):
+        return self._block.base + self._j
+
+    def _place(self, inst, i):
+        # Series are made in order under the lock, and the previous one's handle is in inst._handles by then.
+        self._block = inst._handles[i - 1]._block if i & 255 else _Block(inst, i)
+        self._j = i & 255
+
+
 # ------------------------------------------------------------------------------------------- counters
 
 
-class CountingSumHandle(_count):
+class CountingSumHandle(_count, _InBlock):
     """A series of a ``Counter`` or ``UpDownCounter`` on CPython with the GIL: ``add(n=1)``.
 
     The handle is an ``itertools.count``: ``add(1)``, the common case, advances it with ``next()``, one C
@@ -44,12 +77,11 @@ class CountingSumHandle(_count):
     other increments take the instrument's lock and its columns.
     """
 
-    __slots__ = ("_i", "_inst")
+    __slots__ = ("_block", "_j")
 
     def __new__(cls, inst, i):
         self = _count.__new__(cls)
-        self._inst = inst
-        self._i = i
+        self._place(inst, i)
         return self
 
     def add(self, n=1):
@@ -57,55 +89,47 @@ class CountingSumHandle(_count):
         if n is _ONE:
             next(self)
         else:
-            self._inst._add(self._i, n)
+            b = self._block
+            b.inst._add(b.base + self._j, n)
 
     def __repr__(self):
         return "<%s of %s #%d>" % (self.__class__.__name__, self._inst.name, self._i)
 
 
 class _CountingSum(_Sum):
-    """A sum whose handles count ``add(1)`` steps; collect adds them to the locked columns' value."""
+    """A sum whose handles count ``add(1)`` steps, read by collect with ``next()`` too.
+
+    A series' int column holds its locked int adds minus (collect's previous read + 1): the read returns that
+    plus the steps, so the interval's int sum is the column plus the read, with no column of reads. A new
+    series' column is 0, as if the previous read returned -1.
+    """
 
     _handle_class = CountingSumHandle
-
-    def __init__(self, *args):
-        self._seen = array("q")  # per series: what collect's last next() of its handle returned
-        super().__init__(*args)
-
-    def _grow(self, n):
-        super()._grow(n)
-        self._seen.extend(array("q", [-1] * n))  # -1: the first next() returns the adds made before it
 
     def _collect(self, out):
         """As ``_Instrument._collect``, adding each handle's ``next()`` steps since the previous call."""
         self._lock.acquire()
         try:
             dirty = self._dirty
-            seen = self._seen
-            meta = self._meta  # 3 ints a series, its id first (series_keys.py)
+            gids = self._gids
             ints = self._ints
-            # Ints only and nothing spilled (the common case): a point is the int column plus the steps, exact;
-            # inlined, as a call per series is most of collect's cost here.
-            only_ints = self._floats is None and self._spilled is None
-            for h in self._handles:
-                i = h._i
+            floats = self._floats
+            only_ints = floats is None and self._spilled is None  # the common case, inlined below
+            for i, h in enumerate(self._handles):
                 r = next(h)
-                steps = r - seen[i] - 1  # the adds since the previous read (which was a step too)
-                seen[i] = r
-                if only_ints:
-                    if steps or dirty[i]:
-                        v = ints[i] + steps
-                        ints[i] = 0
-                        dirty[i] = 0
-                        out.append(meta[3 * i])
-                        out.append(v if v <= _INT64_MAX else float(v))  # the wire's int64, as _with_spill
-                    continue
-                if steps:
-                    self._add_int(i, steps)
-                if steps or dirty[i]:
-                    out.append(meta[3 * i])
-                    out.append(self._take(i, dirty[i]))
+                v = ints[i] + r  # the interval's int sum: locked adds and steps
+                ints[i] = -1 - r
+                if v or dirty[i]:  # the locked adds set dirty: a sum of 0 without them means nothing added
                     dirty[i] = 0
+                    out.append(gids[i])
+                    if only_ints:
+                        out.append(v if v <= _INT64_MAX else float(v))  # the wire's int64, as _with_spill
+                        continue
+                    v = self._with_spill(i, v)
+                    if floats is not None:  # once a float was added, the instrument reports floats
+                        v += floats[i]
+                        floats[i] = 0.0
+                    out.append(v)
         finally:
             self._lock.release()
 
@@ -130,19 +154,18 @@ _histogram = None
 BATCH = 32
 
 
-class BufferedHistogramHandle(array):
+class BufferedHistogramHandle(array, _InBlock):
     """A series of a ``Histogram`` on CPython with the GIL: ``record(v)``.
 
     The handle is an ``array('d')`` holding the series' pending floats; its pending ints go to a second
     ``array('l')``, made by the series' first int.
     """
 
-    __slots__ = ("_i", "_inst", "_ints")
+    __slots__ = ("_block", "_j", "_ints")
 
     def __new__(cls, inst, i):
         self = array.__new__(cls, "d")
-        self._inst = inst
-        self._i = i
+        self._place(inst, i)
         self._ints = None
         return self
 
@@ -229,23 +252,22 @@ class PendingHistogram:
         """As ``histogram.Histogram._collect``, with every series' pending values."""
         self._lock.acquire()
         try:
-            meta = self._meta  # 3 ints a series, its id first (series_keys.py)
+            gids = self._gids
             icols = self._icols
             fcols = self._fcols
             ints, floats = icols[1], fcols[1]
-            for h in self._handles:
-                i = h._i
+            for i, h in enumerate(self._handles):
                 j = 3 * i
                 if h._ints:
                     self._fold(h._ints, i, icols)
                 if h and floats[j + 1] > floats[j + 2] and ints[j + 1] > ints[j + 2]:
                     # Only pending floats (the common case): the point is made from them, the columns untouched.
-                    out.append(meta[j])
+                    out.append(gids[i])
                     out.append(_take_point(h, fcols[0]))
                     continue
                 self._fold(h, i, fcols)
                 if ints[j + 1] <= ints[j + 2] or floats[j + 1] <= floats[j + 2]:
-                    out.append(meta[j])
+                    out.append(gids[i])
                     out.append(self._take(i))
         finally:
             self._lock.release()

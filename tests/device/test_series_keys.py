@@ -1,38 +1,25 @@
-"""series_keys.py: packed series keys round-trip every attribute type, and the hash lookup finds each series
-(colliding hashes, table growth, equal values of other types) and nothing else."""
+"""series_keys.py (CPython's series index): packed keys round-trip every attribute type, and the hash lookup
+finds each series (colliding hashes, table growth, equal values of other types) and nothing else."""
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from litetel import series_keys
+from litetel.device import Device
 from litetel.dictionary import canonical_key
 from litetel.errors import InstrumentError
-from litetel.series_keys import _SCAN, SeriesKeys, key_hash
 
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
-class Strings:
-    """A string table like the device dictionary's: ``sid`` interns, ``table`` resolves."""
-
-    def __init__(self):
-        self.table = []
-        self.ids = {}
-
-    def sid(self, s):
-        if s not in self.ids:
-            self.ids[s] = len(self.table)
-            self.table.append(s)
-        return self.ids[s]
+def counter(max_series=100):
+    return Device("sk-test", max_series=max_series).meter("m").counter("c")
 
 
-def stored(keys_list, h=None):
-    """A SeriesKeys holding each key (hash ``h`` for all when given: forced collisions), and its strings."""
-    keys, strings = SeriesKeys(), Strings()
-    for i, key in enumerate(keys_list):
-        assert keys._add_key(key, key_hash(key) if h is None else h, strings.sid, 100 + i) == i
-        assert keys._meta[3 * i] == 100 + i
-    return keys, strings
+def keys_of(inst):
+    """{canonical key: local series index}, as the instrument stores them."""
+    return {key: i for i, (_, key) in enumerate(inst._series_since(0))}
 
 
 EDGE_KEYS = [
@@ -44,63 +31,71 @@ EDGE_KEYS = [
     ("a", True, "b", False),
     ("http.request.method", "GET", "http.response.status_code", 200, "http.route", "/api/r7"),
     ("k" * 300, "v" * 5000),
+    ("x", "same", "y", "same"),  # one object twice in one record
 ]
 
 
 @pytest.mark.parametrize("key", EDGE_KEYS)
 def test_a_packed_key_unpacks_to_the_same_values_and_types(key):
-    keys, strings = stored([("x", 1), key])
-    back = keys._wire_attrs(1, strings.table)
-    assert back == key and [type(v) for v in back] == [type(v) for v in key]
-    assert keys._find(key, key_hash(key), strings.table) == 1
-    wire = keys._wire_attrs(1)
-    assert wire[1::2] == list(key[1::2])
-    assert [strings.table[tk >> 2] for tk in wire[0::2]] == list(key[0::2])
-    assert [tk & 3 for tk in wire[0::2]] == [
-        3 if type(v) is bool else 1 if type(v) is int else 2 if type(v) is float else 0 for v in key[1::2]
-    ]
+    c = counter()
+    first = c.bind({"x": 1})
+    h = c.bind(dict(zip(key[0::2], key[1::2])))
+    assert h is not first and c._find(key) is h and c._find(("x", 1)) is first
+    [(gid0, k0), (gid1, back)] = c._series_since(0)
+    assert (k0, back) == (("x", 1), key) and [type(v) for v in back] == [type(v) for v in key]
+    assert (gid0, gid1) == (0, 1)
+    wire = c._dictionary.attrs(back)  # what the delta carries: key sids, values inline
+    strings = c._dictionary.strings
+    assert [strings[tk >> 2] for tk in wire[0::2]] == list(key[0::2]) and wire[1::2] == list(key[1::2])
 
 
 def test_equal_values_of_other_types_name_the_same_series_whose_type_is_the_first_seen():
-    keys, strings = stored([("v", 1)])
-    for same in (("v", 1.0), ("v", True)):
-        assert keys._find(same, key_hash(same), strings.table) == 0
-    assert type(keys._wire_attrs(0, strings.table)[1]) is int
-    assert keys._find(("v", 2), key_hash(("v", 2)), strings.table) == -1
-    assert keys._find(("v", "1"), key_hash(("v", "1")), strings.table) == -1
+    c = counter()
+    one = c.bind({"v": 1})
+    assert c.bind({"v": 1.0}) is one and c.bind({"v": True}) is one
+    assert type(c._series_since(0)[0][1][1]) is int
+    assert c.bind({"v": 2}) is not one and c.bind({"v": "1"}) is not one and c.series_count == 3
 
 
-@pytest.mark.parametrize("n", [3, _SCAN, _SCAN + 1, 100])
-def test_colliding_hashes_are_told_apart_by_the_keys(n):
-    all_keys = [("i", i) for i in range(n)]
-    keys, strings = stored(all_keys, h=12345)  # every key under one hash: scans and probes go the whole way
-    assert (keys._table is None) == (n <= _SCAN)
-    for i, key in enumerate(all_keys):
-        assert keys._find(key, 12345, strings.table) == i
-    assert keys._find(("i", n), 12345, strings.table) == -1
-    assert keys._find(("i", 0), 54321, strings.table) == -1  # the right key under another hash: not it
+@pytest.mark.parametrize("n", [1, 3, 40])
+def test_colliding_hashes_are_told_apart_by_the_keys(monkeypatch, n):
+    monkeypatch.setattr(series_keys, "hash", lambda key: 12345, raising=False)  # every key: one probe chain
+    c = counter()
+    handles = [c.bind({"i": i}) for i in range(n)]
+    assert len(set(map(id, handles))) == n
+    assert [c.bind({"i": i}) for i in range(n)] == handles and c._find(("i", n)) is None
+    assert set(c._hashes) == {12345}
 
 
 def test_the_table_grows_and_keeps_every_series():
-    keys, strings = SeriesKeys(), Strings()
+    c = counter(max_series=40000)
     sizes = set()
-    all_keys = [("route", "/r%d" % i, "code", i % 7) for i in range(2000)]
-    for i, key in enumerate(all_keys):
-        keys._add_key(key, key_hash(key), strings.sid, i)
-        if keys._table is not None:
-            sizes.add(len(keys._table))
-            assert 2 * (i + 1) <= len(keys._table)  # load at most 1/2
-    assert sorted(sizes)[0] == 32 and len(sizes) >= 7  # grown by doubling from the first table
-    assert all(keys._find(k, key_hash(k), strings.table) == i for i, k in enumerate(all_keys))
-    assert keys._find(("route", "/r2000", "code", 5), key_hash(("route", "/r2000", "code", 5)), strings.table) == -1
-    assert sorted(strings.table) == ["code", "route"]  # keys interned, values not
+    attr_sets = [{"route": "/r%d" % i, "code": i % 7} for i in range(33000)]
+    handles = []
+    for i, attrs in enumerate(attr_sets):
+        handles.append(c.bind(attrs))
+        sizes.add((len(c._table), c._table.typecode))
+        assert 2 * (i + 1) <= len(c._table)  # load at most 1/2
+    assert sorted(sizes)[:2] == [(16, "H"), (32, "H")] and (1 << 16, "H") in sizes and (1 << 17, "I") in sizes
+    assert all(c.bind(attrs) is h for attrs, h in zip(attr_sets, handles))
+    assert c._find(canonical_key({"route": "/r33000", "code": 5})) is None
+    assert [c._dictionary.strings.count(s) for s in ("code", "route", "/r5")] == [1, 1, 0]  # values not interned
+
+
+def test_past_256_attribute_name_sets_each_series_keeps_its_names():
+    c = counter(max_series=1000)
+    handles = [c.bind({"k%d" % i: i}) for i in range(300)]
+    assert c._names.typecode == "I" and len(c._name_sets) == 300
+    assert [c.bind({"k%d" % i: i}) for i in range(300)] == handles
+    assert c._find(("k1", 2)) is None and c._series_since(299)[0][1] == ("k299", 299)
 
 
 def test_a_value_utf8_cannot_encode_is_refused_and_adds_nothing():
-    keys, strings = stored([("a", "x")])
+    c = counter()
+    c.bind({"a": "x"})
     with pytest.raises(InstrumentError, match="UTF-8"):
-        keys._add_key(("b", "\ud800"), 7, strings.sid, 1)
-    assert len(keys._meta) == 3 and keys._wire_attrs(0, strings.table) == ("a", "x")
+        c.bind({"b": "\ud800"})
+    assert c.series_count == 1 and c._dictionary.series_count == 1 and keys_of(c) == {("a", "x"): 0}
 
 
 _values = st.one_of(
@@ -111,17 +106,14 @@ _values = st.one_of(
 )
 
 
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.dictionaries(st.text(min_size=1, max_size=8), _values, max_size=4), max_size=30))
 def test_any_attribute_sets_round_trip_and_are_found(attr_sets):
-    keys, strings = SeriesKeys(), Strings()
-    index = {}
+    c = counter()
+    model = {}
     for attrs in attr_sets:
         key = canonical_key(attrs)
-        found = keys._find(key, key_hash(key), strings.table)
-        if key in index:
-            assert found == index[key]
-        else:
-            assert found == -1
-            index[key] = keys._add_key(key, key_hash(key), strings.sid, len(index))
-    for key, i in index.items():
-        assert keys._wire_attrs(i, strings.table) == key
+        h = c.bind(attrs)
+        assert model.setdefault(key, h) is h
+    stored = keys_of(c)
+    assert set(stored) == set(model) and all(c._find(key) is model[key] for key in model)
