@@ -4,17 +4,18 @@ Names, units and attributes travel once: each table is append-only, and every fr
 entries added since the previous frame (``delta()``). After the gateway lost them (``need_dict``) the
 uploader sends ``refresh()``: the whole dictionary, every base 0.
 
-Series entries are not stored here: each instrument keeps its series' keys (packed on CPython:
-``series_keys.py``), and the dictionary reads them from there when it builds a delta. Attribute keys are interned in the string
-table; attribute values, series' and resource's, travel inline (a new value most often comes with a new
-series: interning it would only add a table entry for one use).
+Series entries are not stored here: each instrument's index holds its series' keys (a dict of key tuples on
+MicroPython, packed on CPython: ``series_keys.py``), and the dictionary reads them from there when it builds a
+delta. Attribute keys are interned as the delta is made (it reads the string table last, so holds them);
+attribute values, series' and resource's, travel inline (a new value most often comes with a new series:
+interning it would only add a table entry for one use).
 
     >>> d = Dictionary({"service.name": "demo"})
     >>> d.sid("cpu")
-    1
+    0
     >>> delta = d.delta()
     >>> delta[1], delta[8]
-    (['service.name', 'cpu'], [0, 'demo'])
+    (['cpu', 'service.name'], [4, 'demo'])
 """
 
 from litetel.accel import new_lock
@@ -93,7 +94,6 @@ class Dictionary:
         self._sent = (0, 0, 0, 0)  # table sizes the previous deltas covered
         self._resource_sent = False
         self._resource = canonical_key(resource)
-        self._intern_key(self._resource)
 
     # ----------------------------------------------------------------------------------- growing
 
@@ -144,22 +144,17 @@ class Dictionary:
             lock.release()
         return gid
 
-    def _intern_key(self, key):
-        for j in range(0, len(key), 2):
-            self.sid(key[j])
-
     # ----------------------------------------------------------------------------------- reading
 
     def attrs(self, key):
-        """A canonical key (its keys interned) as the wire's flat attribute list ``[key_sid * 4 + type, value,
-        ...]``, string values inline."""
-        sids = self._sids
+        """A canonical key as the wire's flat attribute list ``[key_sid * 4 + type, value, ...]``: attribute
+        keys interned here (a delta reads the string table last: it holds them), string values inline."""
         out = []
         for j in range(0, len(key), 2):
             v = key[j + 1]
             t = v.__class__
             t = _STRING if t is str else _BOOL if t is bool else _INT if t is int else _FLOAT
-            out.append(sids[key[j]] * 4 + t)
+            out.append(self.sid(key[j]) * 4 + t)
             out.append(v)
         return out
 

@@ -25,6 +25,9 @@ from litetel.accel import ATOMIC_COUNT, MICROPYTHON, new_lock
 from litetel.dictionary import canonical_key
 from litetel.errors import InstrumentError
 
+if not MICROPYTHON:
+    from litetel.series_keys import SeriesKeys
+
 COUNTER = 0
 UPDOWN_COUNTER = 1
 GAUGE = 2
@@ -70,38 +73,8 @@ def finite(v):
 
 # ------------------------------------------------------------------------------------------ instruments
 
-if MICROPYTHON:
 
-    class _SeriesIndex:
-        """An instrument's series by canonical key: ``{key tuple: handle}``, and their device-wide ids.
-
-        MicroPython's: a device has few series per instrument, and every line of code costs it heap. CPython
-        packs the keys instead (``series_keys.SeriesKeys``, same methods): a tuple and a dict entry per series
-        cost it 125 bytes. Callers of ``_add_key`` hold the instrument's lock.
-        """
-
-        def __init__(self):
-            self._index = {}
-            self._gids = array("I")  # local series index -> device-wide series id
-
-        def _find(self, key):
-            return self._index.get(key)
-
-        def _add_key(self, key, handle):
-            self._dictionary._intern_key(key)  # attribute keys travel as sids, string values inline
-            self._gids.append(self._dictionary.new_series())
-            self._index[key] = handle
-
-        def _series_since(self, first_gid):
-            """``[(series_id, key), ...]`` of this instrument's series with id >= ``first_gid``."""
-            gids = self._gids
-            return [(gids[h._i], key) for key, h in self._index.items() if gids[h._i] >= first_gid]
-
-else:
-    from litetel.series_keys import SeriesKeys as _SeriesIndex
-
-
-class _Instrument(_SeriesIndex):
+class _Instrument:
     """Series bookkeeping shared by every kind: attrs → series index, cardinality cap, growth, collect."""
 
     kind = -1
@@ -126,7 +99,10 @@ class _Instrument(_SeriesIndex):
         self._dictionary = dictionary
         if not MICROPYTHON:
             self._lock = new_lock()
-        _SeriesIndex.__init__(self)  # the series: key -> handle, local index -> series id
+        # canonical key -> the series' handle: on CPython packed (series_keys.py: a key tuple and a dict entry
+        # would cost 125 bytes a series); a device has few series an instrument, and every line of code costs it.
+        self._index = {} if MICROPYTHON else SeriesKeys()
+        self._gids = array("I")  # local series index -> device-wide series id
         self._dirty = bytearray()  # per series slot: recorded in this interval; its length is the capacity
         self.id = dictionary.add_instrument(self)
 
@@ -146,7 +122,7 @@ class _Instrument(_SeriesIndex):
         """The handle of the series for ``attrs`` (created on first use; the overflow series past the cap).
         The same handle each time: it is made with the series."""
         key = canonical_key(attrs)
-        handle = self._find(key)
+        handle = self._index.get(key)
         return self._new_series(key) if handle is None else handle
 
     # Unbound calls look up ``self._cache`` first: a dict seen recently (by identity, checked by equality:
@@ -168,24 +144,33 @@ class _Instrument(_SeriesIndex):
         lock = self._lock
         lock.acquire()
         try:
-            handle = self._find(key)  # another thread may have created it meanwhile
+            index = self._index
+            handle = index.get(key)  # another thread may have created it meanwhile
             if handle is None:
-                overflow = self._find(OVERFLOW_KEY)
-                if len(self._gids) - (overflow is not None) >= self.max_series or key == OVERFLOW_KEY:
+                if len(index) - (OVERFLOW_KEY in index) >= self.max_series or key == OVERFLOW_KEY:
                     key = OVERFLOW_KEY
-                    handle = overflow
+                    handle = index.get(key)
                 if handle is None:
                     local = len(self._gids)
                     if local == len(self._dirty):
                         self._grow(_GROW)
-                    handle = self._handle_class(self, local)
-                    self._add_key(key, handle)
+                    handle = index[key] = self._handle_class(self, local)  # may refuse the key: first
+                    self._gids.append(self._dictionary.new_series())
         finally:
             lock.release()
         return handle
 
     def _grow(self, n):
         self._dirty.extend(bytes(n))
+
+    def _series_since(self, first_gid):
+        """``[(series_id, key), ...]`` of this instrument's series with id >= ``first_gid``."""
+        self._lock.acquire()
+        try:
+            gids = self._gids
+            return [(gids[h._i], key) for key, h in self._index.items() if gids[h._i] >= first_gid]
+        finally:
+            self._lock.release()
 
     def _collect(self, out):
         """Append ``series_id, value`` of every series recorded since the last call, and reset them."""

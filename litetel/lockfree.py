@@ -60,8 +60,8 @@ class _InBlock:
         return self._block.base + self._j
 
     def _place(self, inst, i):
-        # Series are made in order under the lock, and the previous one's handle is in inst._handles by then.
-        self._block = inst._handles[i - 1]._block if i & 255 else _Block(inst, i)
+        # Series are made in order under the lock: the previous one's handle is in the index by then.
+        self._block = inst._index.values()[i - 1]._block if i & 255 else _Block(inst, i)
         self._j = i & 255
 
 
@@ -115,7 +115,7 @@ class _CountingSum(_Sum):
             ints = self._ints
             floats = self._floats
             only_ints = floats is None and self._spilled is None  # the common case, inlined below
-            for i, h in enumerate(self._handles):
+            for i, h in enumerate(self._index.values()):  # in series order (series_keys.py)
                 r = next(h)
                 v = ints[i] + r  # the interval's int sum: locked adds and steps
                 ints[i] = -1 - r
@@ -256,7 +256,7 @@ class PendingHistogram:
             icols = self._icols
             fcols = self._fcols
             ints, floats = icols[1], fcols[1]
-            for i, h in enumerate(self._handles):
+            for i, h in enumerate(self._index.values()):  # in series order (series_keys.py)
                 j = 3 * i
                 if h._ints:
                     self._fold(h._ints, i, icols)

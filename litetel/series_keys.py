@@ -1,32 +1,33 @@
-"""Series keys packed into bytes (CPython): an instrument's attribute sets without a tuple or dict entry each.
+"""An instrument's series index packed into arrays (CPython): ``{canonical key: handle}`` without a key tuple or
+a dict entry per series.
 
-An instrument found its series in ``{canonical key tuple: handle}``: about 125 bytes a series on CPython (the
-tuple and the dict entry). ``SeriesKeys``, the CPython base of ``instruments._Instrument``'s series index,
-keeps instead, by local series index (0, 1, ...):
+As a dict, the index cost about 125 bytes a series on CPython (the key tuple and the entry). ``SeriesKeys`` is
+a dict-like stand-in (the methods ``instruments._Instrument`` uses) keeping, by series (0, 1, ... in the
+order added):
 
 - ``_arena``: one append-only ``bytearray`` holding each series' attribute *values* as one ``marshal`` record
-  (written and read by one C call, exact for every attribute type; ``_starts`` says where each begins);
-- ``_names``: which attribute-name tuple of ``_name_sets`` it has (an instrument has few: each is kept once);
-- ``_hashes`` and ``_table``: its key's hash, and an open-addressing hash table of local index + 1 (0 empty,
-  linear probing, load at most 1/2, rebuilt from ``_hashes`` as it fills);
-- ``_gids`` and ``_handles``: its device-wide series id and its handle.
+  (written and read by one C call, exact for every attribute type), ``_starts`` where each record begins;
+- ``_names``: which attribute-name tuple of ``_name_sets`` the series has (an instrument has few);
+- ``_hashes`` and ``_table``: its key's hash, and an open-addressing hash table of series + 1 (0 empty, linear
+  probing, load at most 1/2, rebuilt from ``_hashes`` as it fills);
+- ``_handles``: its handle.
 
-A lookup hashes the canonical key tuple, probes, and confirms a candidate by loading its record and comparing
-with ``==``: so ``1``, ``1.0`` and ``True`` still name the same series, whose type is the first one seen.
-MicroPython never loads this module (its code would cost a device heap, and a device has few series per
-instrument): ``instruments._SeriesIndex`` keeps the dict there. Callers hold the instrument's lock.
+A lookup hashes the key, probes, and confirms a candidate by loading its record and comparing with ``==``:
+so ``1``, ``1.0`` and ``True`` still name the same series, whose type is the first one seen. ``get`` may run
+without the lock, as a dict's: entries are appended before the table points at them, and a table is filled
+before it replaces the old one (a miss is confirmed under the lock by the caller). MicroPython keeps a dict:
+a device has few series per instrument, and this module's code would cost it heap.
 
-    >>> from litetel.device import Device
-    >>> hits = Device("doc-sk").meter("demo").counter("hits")
-    >>> ok = hits.bind({"route": "/api", "code": 200})
-    >>> hits.bind({"code": 200.0, "route": "/api"}) is ok   # equal values: the same series
-    True
-    >>> hits._series_since(0)   # [(series id, canonical key)]
-    [(0, ('code', 200, 'route', '/api'))]
+    >>> index = SeriesKeys()
+    >>> index[("code", 200, "route", "/api")] = "handle 0"
+    >>> index.get(("code", 200.0, "route", "/api"))   # equal values: the same series
+    'handle 0'
+    >>> list(index.items())
+    [(('code', 200, 'route', '/api'), 'handle 0')]
 """
 
-import marshal
 from array import array
+from marshal import dumps, loads
 
 from litetel.errors import InstrumentError
 
@@ -34,10 +35,9 @@ _HASH_MASK = 0x7FFFFFFF  # what an array('i') holds
 
 
 class SeriesKeys:
-    """The series of one instrument: their packed keys, hash lookup, series ids and handles."""
+    """``{canonical key tuple: handle}``, packed; keys are added once, never removed."""
 
     def __init__(self):
-        self._gids = array("I")
         self._handles = []
         self._hashes = array("i")
         self._starts = array("I")
@@ -47,33 +47,33 @@ class SeriesKeys:
         self._name_ids = {}
         self._table = array("H", bytes(32))
 
-    def _find(self, key):
+    def __len__(self):
+        return len(self._handles)
+
+    def __contains__(self, key):
+        return self.get(key) is not None
+
+    def get(self, key):
         """The handle of the series of canonical ``key``, or None."""
         h = hash(key) & _HASH_MASK
         table = self._table
         mask = len(table) - 1
         j = h & mask
-        while True:
-            i = table[j] - 1
-            if i < 0:
-                return None
-            if (
-                self._hashes[i] == h
-                and self._name_sets[self._names[i]] == key[::2]
-                and self._values(i) == key[1::2]
-            ):
-                return self._handles[i]
+        i = table[j] - 1
+        while i >= 0:
+            if self._hashes[i] == h:
+                if self._values(i) == key[1::2] and self._name_sets[self._names[i]] == key[::2]:
+                    return self._handles[i]
             j = (j + 1) & mask
+            i = table[j] - 1
+        return None
 
-    def _values(self, i):
-        starts = self._starts
-        end = starts[i + 1] if i + 1 < len(starts) else len(self._arena)
-        return marshal.loads(self._arena[starts[i] : end])
+    def __setitem__(self, key, handle):
+        """Add the series of canonical ``key`` (not there yet; the caller holds the instrument's lock).
 
-    def _add_key(self, key, handle):
-        """Add the series of canonical ``key`` (not there yet) with its ``handle``; its series id is the
-        dictionary's next. InstrumentError, adding nothing, for a str value UTF-8 cannot encode (a lone
-        surrogate: marshal would take it, the wire could not)."""
+        InstrumentError, adding nothing, for a str value UTF-8 cannot encode (a lone surrogate: marshal
+        would take it, the wire could not).
+        """
         values = key[1::2]
         for v in values:
             if v.__class__ is str and not v.isascii():
@@ -82,47 +82,46 @@ class SeriesKeys:
                 except UnicodeError:
                     raise InstrumentError("attribute value %r is not encodable as UTF-8" % v) from None
         names = key[::2]
-        dictionary = self._dictionary
         n = self._name_ids.get(names)
         if n is None:
-            dictionary._intern_key(key)  # attribute keys travel as sids (wire format §2.1)
             n = self._name_ids[names] = len(self._name_sets)
             self._name_sets.append(names)
             if n > 255 and self._names.typecode == "B":
                 self._names = array("I", self._names)
-        i = len(self._gids)
-        self._gids.append(dictionary.new_series())
+        i = len(self._handles)
+        h = hash(key) & _HASH_MASK
         self._handles.append(handle)
         self._names.append(n)
         self._starts.append(len(self._arena))
-        self._arena += marshal.dumps(values)
-        h = hash(key) & _HASH_MASK
+        self._arena += dumps(values)
         self._hashes.append(h)
         table = self._table
         if 2 * (i + 1) > len(table):
             # Half full: a table twice the size, filled from the stored hashes (no record is loaded).
             size = 2 * len(table)
-            table = self._table = array("H", bytes(2 * size)) if size <= 1 << 16 else array("I", bytes(4 * size))
+            table = array("H", bytes(2 * size)) if size <= 1 << 16 else array("I", bytes(4 * size))
             for j in range(i):
                 _place(table, self._hashes[j], j)
         _place(table, h, i)
+        self._table = table
 
-    def _series_since(self, first_gid):
-        """``[(series_id, canonical key), ...]`` of this instrument's series with id >= ``first_gid``."""
-        self._lock.acquire()
-        try:
-            gids = self._gids
-            out = []
-            for i in range(len(gids)):
-                if gids[i] >= first_gid:
-                    key = []
-                    for name, v in zip(self._name_sets[self._names[i]], self._values(i)):
-                        key.append(name)
-                        key.append(v)
-                    out.append((gids[i], tuple(key)))
-            return out
-        finally:
-            self._lock.release()
+    def values(self):
+        """The handles, in the order their series were added."""
+        return self._handles
+
+    def items(self):
+        """``(canonical key, handle)`` of every series, in the order added."""
+        for i, handle in enumerate(self._handles):
+            key = []
+            for name, v in zip(self._name_sets[self._names[i]], self._values(i)):
+                key.append(name)
+                key.append(v)
+            yield tuple(key), handle
+
+    def _values(self, i):
+        starts = self._starts
+        end = starts[i + 1] if i + 1 < len(starts) else len(self._arena)
+        return loads(self._arena[starts[i] : end])
 
 
 def _place(table, h, i):

@@ -125,9 +125,10 @@ def test_dictionary_tables_directly():
     assert d.delta() is None
     d.sid("y")
     assert d.delta() == [6, ["y"], 2, [], 0, [], 0, [], None]
-    assert d.new_series() == 0 and d.new_series() == 1 and d.series_count == 2
     key = ("a", "zone", "b", 2, "c", 0.5, "d", False)
-    d._intern_key(key)  # the attribute keys only
+    attrs = d.attrs(key)  # interns the attribute keys, not the values
     assert d.strings[-4:] == ["a", "b", "c", "d"]
-    assert d.attrs(key) == [
+    assert attrs == [
         d.sid("a") * 4, "zone", d.sid("b") * 4 + 1, 2, d.sid("c") * 4 + 2, 0.5, d.sid("d") * 4 + 3, False]
+    assert d.delta()[:2] == [7, ["a", "b", "c", "d"]]
+    assert d.new_series() == 0 and d.new_series() == 1 and d.series_count == 2

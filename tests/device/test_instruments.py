@@ -317,7 +317,7 @@ def test_past_the_cap_measurements_go_to_the_overflow_series(rec):
     for i in range(100, 200):
         c.add(1, {"i": i})
         c.bind({"i": i}).add(1)
-    assert c.series_count == 4 and len(c._handles) == 4 and len(c._arena) < 100
+    assert c.series_count == 4 and len(c._index) == 4 and len(c._index._arena) < 100
     assert rec.points() == {("c", OVERFLOW): 200}
 
 

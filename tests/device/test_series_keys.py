@@ -1,4 +1,4 @@
-"""series_keys.py (CPython's series index): packed keys round-trip every attribute type, and the hash lookup
+"""series_keys.py (CPython's series index, dict-like): packed keys round-trip every attribute type, and the hash lookup
 finds each series (colliding hashes, table growth, equal values of other types) and nothing else."""
 
 import pytest
@@ -40,7 +40,7 @@ def test_a_packed_key_unpacks_to_the_same_values_and_types(key):
     c = counter()
     first = c.bind({"x": 1})
     h = c.bind(dict(zip(key[0::2], key[1::2])))
-    assert h is not first and c._find(key) is h and c._find(("x", 1)) is first
+    assert h is not first and c._index.get(key) is h and c._index.get(("x", 1)) is first
     [(gid0, k0), (gid1, back)] = c._series_since(0)
     assert (k0, back) == (("x", 1), key) and [type(v) for v in back] == [type(v) for v in key]
     assert (gid0, gid1) == (0, 1)
@@ -63,8 +63,8 @@ def test_colliding_hashes_are_told_apart_by_the_keys(monkeypatch, n):
     c = counter()
     handles = [c.bind({"i": i}) for i in range(n)]
     assert len(set(map(id, handles))) == n
-    assert [c.bind({"i": i}) for i in range(n)] == handles and c._find(("i", n)) is None
-    assert set(c._hashes) == {12345}
+    assert [c.bind({"i": i}) for i in range(n)] == handles and c._index.get(("i", n)) is None
+    assert set(c._index._hashes) == {12345}
 
 
 def test_the_table_grows_and_keeps_every_series():
@@ -74,20 +74,21 @@ def test_the_table_grows_and_keeps_every_series():
     handles = []
     for i, attrs in enumerate(attr_sets):
         handles.append(c.bind(attrs))
-        sizes.add((len(c._table), c._table.typecode))
-        assert 2 * (i + 1) <= len(c._table)  # load at most 1/2
+        sizes.add((len(c._index._table), c._index._table.typecode))
+        assert 2 * (i + 1) <= len(c._index._table)  # load at most 1/2
     assert sorted(sizes)[:2] == [(16, "H"), (32, "H")] and (1 << 16, "H") in sizes and (1 << 17, "I") in sizes
     assert all(c.bind(attrs) is h for attrs, h in zip(attr_sets, handles))
-    assert c._find(canonical_key({"route": "/r33000", "code": 5})) is None
+    assert c._index.get(canonical_key({"route": "/r33000", "code": 5})) is None
+    c._dictionary.delta()
     assert [c._dictionary.strings.count(s) for s in ("code", "route", "/r5")] == [1, 1, 0]  # values not interned
 
 
 def test_past_256_attribute_name_sets_each_series_keeps_its_names():
     c = counter(max_series=1000)
     handles = [c.bind({"k%d" % i: i}) for i in range(300)]
-    assert c._names.typecode == "I" and len(c._name_sets) == 300
+    assert c._index._names.typecode == "I" and len(c._index._name_sets) == 300
     assert [c.bind({"k%d" % i: i}) for i in range(300)] == handles
-    assert c._find(("k1", 2)) is None and c._series_since(299)[0][1] == ("k299", 299)
+    assert c._index.get(("k1", 2)) is None and c._series_since(299)[0][1] == ("k299", 299)
 
 
 def test_a_value_utf8_cannot_encode_is_refused_and_adds_nothing():
@@ -116,4 +117,4 @@ def test_any_attribute_sets_round_trip_and_are_found(attr_sets):
         h = c.bind(attrs)
         assert model.setdefault(key, h) is h
     stored = keys_of(c)
-    assert set(stored) == set(model) and all(c._find(key) is model[key] for key in model)
+    assert set(stored) == set(model) and all(c._index.get(key) is model[key] for key in model)
