@@ -79,8 +79,8 @@ def test_the_table_grows_and_keeps_every_series():
     assert sorted(sizes)[:2] == [(16, "H"), (32, "H")] and (1 << 16, "H") in sizes and (1 << 17, "I") in sizes
     assert all(c.bind(attrs) is h for attrs, h in zip(attr_sets, handles))
     assert c._index.get(canonical_key({"route": "/r33000", "code": 5})) is None
-    c._dictionary.delta()
-    assert [c._dictionary.strings.count(s) for s in ("code", "route", "/r5")] == [1, 1, 0]  # values not interned
+    c._dictionary.delta()  # interns the attribute keys, not the values
+    assert [c._dictionary.strings.count(s) for s in ("code", "route", "/r5")] == [1, 1, 0]
 
 
 def test_past_256_attribute_name_sets_each_series_keeps_its_names():
