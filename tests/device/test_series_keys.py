@@ -118,3 +118,25 @@ def test_any_attribute_sets_round_trip_and_are_found(attr_sets):
         assert model.setdefault(key, h) is h
     stored = keys_of(c)
     assert set(stored) == set(model) and all(c._index.get(key) is model[key] for key in model)
+
+
+def test_handles_past_256_series_record_into_their_own_series(make_recorder):
+    # Lock-free handles hold a block of 256 series and their offset in it, not their index (lockfree.py).
+    rec = make_recorder(max_series=1000)
+    meter = rec.dev.meter("m")
+    c = meter.counter("c")
+    h = meter.histogram("h", boundaries=(10,))
+    counts = [c.bind({"i": i}) for i in range(600)]
+    hists = [h.bind({"i": i}) for i in range(600)]
+    for i in (0, 255, 256, 257, 511, 512, 599):
+        assert counts[i]._i == i and counts[i]._inst is c and hists[i]._i == i and hists[i]._inst is h
+        counts[i].add(1)
+        counts[i].add(i + 2)  # the locked path: through the block to series i
+        counts[i].add(0.5)
+        hists[i].record(i)  # an int: the locked path
+        hists[i].record(0.5)
+    got = rec.points()
+    for i in (0, 255, 256, 257, 511, 512, 599):
+        assert got[("c", (("i", i),))] == i + 3.5
+        assert got[("h", (("i", i),))][0] == 2
+    assert len(got) == 14 and "#599" in repr(counts[599])
