@@ -5,20 +5,19 @@ entries added since the previous frame (``delta()``). After the gateway lost the
 uploader sends ``refresh()``: the whole dictionary, every base 0.
 
 Series entries are not stored here: each instrument's index holds its series' keys (a dict of key tuples on
-MicroPython, packed on CPython: ``series_keys.py``), and the dictionary reads them from there when it builds a
-delta. Attribute keys are interned as the delta is made (it reads the string table last, so holds them);
-attribute values, series' and resource's, travel inline (a new value most often comes with a new series:
-interning it would only add a table entry for one use).
+MicroPython, packed on CPython: ``series_keys.py``) and ids, and the dictionary reads them from there when it
+builds a delta. Attribute keys are interned; string attribute values are interned on MicroPython only, and
+travel inline when not in the string table (see ``attrs``).
 
     >>> d = Dictionary({"service.name": "demo"})
     >>> d.sid("cpu")
-    0
+    1
     >>> delta = d.delta()
     >>> delta[1], delta[8]
-    (['cpu', 'service.name'], [4, 'demo'])
+    (['service.name', 'cpu'], [0, 'demo'])
 """
 
-from litetel.accel import new_lock
+from litetel.accel import MICROPYTHON, new_lock
 from litetel.errors import InstrumentError
 
 _INT64_MAX = (1 << 63) - 1
@@ -94,6 +93,7 @@ class Dictionary:
         self._sent = (0, 0, 0, 0)  # table sizes the previous deltas covered
         self._resource_sent = False
         self._resource = canonical_key(resource)
+        self._intern_key(self._resource)
 
     # ----------------------------------------------------------------------------------- growing
 
@@ -133,8 +133,9 @@ class Dictionary:
         finally:
             lock.release()
 
-    def new_series(self):
-        """A new device-wide series id (the instrument keeps the series' key)."""
+    def new_series(self, key):
+        """A new series id for an instrument's series of canonical ``key`` (its attribute keys interned first)."""
+        self._intern_key(key)
         lock = self._lock
         lock.acquire()
         try:
@@ -144,18 +145,32 @@ class Dictionary:
             lock.release()
         return gid
 
+    def _intern_key(self, key):
+        for j in range(0, len(key), 2):
+            self.sid(key[j])
+            if MICROPYTHON and key[j + 1].__class__ is str:
+                self.sid(key[j + 1])  # see attrs()
+
     # ----------------------------------------------------------------------------------- reading
 
     def attrs(self, key):
-        """A canonical key as the wire's flat attribute list ``[key_sid * 4 + type, value, ...]``: attribute
-        keys interned here (a delta reads the string table last: it holds them), string values inline."""
+        """A canonical key as the wire's flat attribute list ``[key_sid * 4 + type, value, ...]``.
+
+        A string value is its sid when the string table has it, else inline: MicroPython interns values (a
+        device has few, and repeats them across series), CPython does not (a table entry costs it 56 bytes
+        a series, a value most often comes with one series).
+        """
+        sids = self._sids
         out = []
         for j in range(0, len(key), 2):
             v = key[j + 1]
             t = v.__class__
-            t = _STRING if t is str else _BOOL if t is bool else _INT if t is int else _FLOAT
-            out.append(self.sid(key[j]) * 4 + t)
-            out.append(v)
+            if t is str:
+                out.append(sids[key[j]] * 4 + _STRING)
+                out.append(sids.get(v, v))
+            else:
+                out.append(sids[key[j]] * 4 + (_BOOL if t is bool else _INT if t is int else _FLOAT))
+                out.append(v)
         return out
 
     def delta(self):

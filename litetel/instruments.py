@@ -155,7 +155,7 @@ class _Instrument:
                     if local == len(self._dirty):
                         self._grow(_GROW)
                     handle = index[key] = self._handle_class(self, local)  # may refuse the key: first
-                    self._gids.append(self._dictionary.new_series())
+                    self._gids.append(self._dictionary.new_series(key))
         finally:
             lock.release()
         return handle
