@@ -1,7 +1,7 @@
 # heapsize: 128K
 # The goal run of issue 2: import litetel, 20 series (10 counters, 5 gauges, 5 histograms of 16 buckets), 10,000
 # recordings, collect() into an 8 KB RAM ring buffer; the frame decodes to what was recorded. The goal is a 64 KB
-# heap; with the precompiled .mpy modules the smallest heap that passes is 126K (was 144K; import ~50 KB
+# heap; with the precompiled .mpy modules the smallest heap that passes is 125K (was 144K; import ~52 KB
 # resident, the 20 series + Device + 8 KB buffer ~28 KB, collect ~5 KB, decoding the frame back in this script
 # and fragmentation the rest), so the script runs at 128K until the per-module and per-instrument RAM comes down.
 import gc
