@@ -156,9 +156,10 @@ class Dictionary:
     def attrs(self, key):
         """A canonical key as the wire's flat attribute list ``[key_sid * 4 + type, value, ...]``.
 
-        A string value is its sid when the string table has it, else inline: MicroPython interns values (a
-        device has few, and repeats them across series), CPython does not (a table entry costs it 56 bytes
-        a series, a value most often comes with one series).
+        A string value is a sid on MicroPython, which interns values (a device has few, and repeats them
+        across series), and inline on CPython, which does not (a table entry costs it 56 bytes a series, a
+        value most often comes with one series). Never "a sid when the table happens to have it": a refresh
+        must re-send every entry exactly as first sent, or the gateway refuses it as a conflicting re-send.
         """
         sids = self._sids
         out = []
@@ -167,7 +168,7 @@ class Dictionary:
             t = v.__class__
             if t is str:
                 out.append(sids[key[j]] * 4 + _STRING)
-                out.append(sids.get(v, v))
+                out.append(sids[v] if MICROPYTHON else v)
             else:
                 out.append(sids[key[j]] * 4 + (_BOOL if t is bool else _INT if t is int else _FLOAT))
                 out.append(v)

@@ -115,19 +115,32 @@ def test_a_gateway_that_lost_a_frame_sees_a_base_gap_and_recovers_with_the_refre
     assert fresh.resolve(points) == {("c", (("k", 3),)): 1}
 
 
+def test_a_refresh_resends_series_entries_exactly_as_first_sent(rec):
+    # The gateway refuses a re-sent entry that differs from what it holds: a string value first sent inline
+    # must not become a sid because the same string entered the table later (here as a unit).
+    c = rec.meter.counter("c")
+    c.add(1, {"unit": "By"})
+    first, _ = payload(rec.dev.collect())[1]
+    rec.meter.counter("bytes", unit="By").add(1)
+    rec.dev.collect()
+    refresh = payload(rec.dev.dictionary_refresh_frame())[1][0]
+    assert "By" in refresh[1]
+    assert refresh[7][0] == first[7][0] == [0, [refresh[1].index("unit") * 4, "By"]]
+
+
 def test_dictionary_tables_directly():
     d = Dictionary({"zone": "eu"})
     assert d.sid("zone") == 0 and d.sid("eu") == 1 and d.sid("x") == 2 and d.sid("zone") == 0
     assert d.add_scope("s", "") == 0 and d.add_scope("s", "1") == 1 and d.add_scope("s", "") == 0
     first = d.delta()
-    # the resource's value "eu" is a sid: sid() added it to the table
-    assert first == [0, ["zone", "eu", "x", "s", "", "1"], 0, [[3, 4], [3, 5]], 0, [], 0, [], [0 * 4, 1]]
+    # the resource's value "eu" travels inline on CPython, even though sid() put "eu" in the table
+    assert first == [0, ["zone", "eu", "x", "s", "", "1"], 0, [[3, 4], [3, 5]], 0, [], 0, [], [0 * 4, "eu"]]
     assert d.delta() is None
     d.sid("y")
     assert d.delta() == [6, ["y"], 2, [], 0, [], 0, [], None]
     key = ("a", "zone", "b", 2, "c", 0.5, "d", False)
     assert d.new_series(key) == 0 and d.new_series(key) == 1 and d.series_count == 2
     assert d.strings[-4:] == ["a", "b", "c", "d"]  # the attribute keys interned, not the values
+    # str values travel inline on CPython, even one the table has ("zone"): a refresh must send what a delta did
     assert d.attrs(key) == [
-        d.sid("a") * 4, 0, d.sid("b") * 4 + 1, 2, d.sid("c") * 4 + 2, 0.5, d.sid("d") * 4 + 3, False]
-    assert d.attrs(("a", "new")) == [d.sid("a") * 4, "new"]  # a str value not in the table travels inline
+        d.sid("a") * 4, "zone", d.sid("b") * 4 + 1, 2, d.sid("c") * 4 + 2, 0.5, d.sid("d") * 4 + 3, False]
