@@ -4,15 +4,31 @@ import socket
 import time
 
 
-def free_port(host="127.0.0.1"):
-    """A TCP port on ``host`` that nothing listens on right now (the kernel picks it).
+_handed_out = set()  # every port free_port() returned in this process
 
-    >>> port = free_port(); 1024 <= port <= 65535
+
+def free_port(host="127.0.0.1"):
+    """A TCP port on ``host`` that nothing listens on right now (the kernel picks it), and that this process
+    was not handed before: a stopped process's port is free again, but its owner restarts on it (rotel keeps
+    its ports across stop/start), so a second taker would collide with it.
+
+    >>> port = free_port(); 1024 <= port <= 65535 and port != free_port()
     True
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+    held = []  # ports refused stay bound until the loop ends, so the kernel offers others
+    try:
+        for _ in range(100):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(sock)
+            sock.bind((host, 0))
+            port = sock.getsockname()[1]
+            if port not in _handed_out:
+                _handed_out.add(port)
+                return port
+        raise RuntimeError("no free port on %s this process was not handed before" % host)
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def port_open(host, port, timeout_s=0.2):
