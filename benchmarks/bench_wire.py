@@ -6,6 +6,8 @@ litetel's figure is whole frames (48-byte header included) with the series dicti
 so it is amortized over the 10 intervals. Deterministic: one sample each.
 """
 
+import os
+
 import pytest
 
 from benchmarks import reference_workload as wl
@@ -57,6 +59,54 @@ def test_wire_litetel(codec, compression, measurements):
     total = sum(len(f) for f in frames)
     measurements.record(
         "wire.litetel.%s.%s" % (codec, compression),
+        total / TOTAL_POINTS,
+        unit="B/point",
+        lib="litetel",
+        total_bytes=total,
+        first_frame_bytes=len(frames[0]),
+    )
+
+
+def test_wire_litetel_micropython(measurements):
+    """The reference workload recorded and collected by the real MicroPython interpreter (msgpack, no
+    compressor: this unix build has none), so the uncompressed figure is what a MicroPython device sends."""
+    import json
+    import subprocess
+
+    from benchmarks.bench_micropython import ROOT, micropython_binary, precompiled_path
+
+    side = load_side("litetel")
+    binary = micropython_binary()
+    if binary is None:
+        pytest.skip("no MicroPython interpreter: set LITETEL_MICROPYTHON or run `make .venv-mpy`")
+    header = {
+        "resource": dict(wl.RESOURCE),
+        "scope": wl.SCOPE_NAME,
+        "counter": wl.COUNTER_NAME,
+        "histogram": wl.HISTOGRAM_NAME,
+        "boundaries": list(wl.BOUNDARIES),
+        "series": wl.SERIES,
+    }
+    lines = [json.dumps(header)]
+    for interval in wl.intervals():
+        lines.extend(json.dumps(latencies) for latencies in interval)
+        lines.append("collect")
+    done = subprocess.run(
+        [binary, "-X", "heapsize=2M", "benchmarks/micropython_wire.py"],
+        cwd=ROOT,
+        env=dict(os.environ, MICROPYPATH=precompiled_path()),
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    frames = [bytes.fromhex(line) for line in done.stdout.split()]
+    assert [side.count_frame_points(f) for f in frames] == [wl.POINTS_PER_INTERVAL] * wl.N_INTERVALS
+    total = sum(len(f) for f in frames)
+    measurements.record(
+        "wire.litetel.micropython.none",
         total / TOTAL_POINTS,
         unit="B/point",
         lib="litetel",

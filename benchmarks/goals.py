@@ -223,7 +223,12 @@ GOALS = (
     ),
     (
         "3",
-        "uncompressed ≤ 20 B/point (msgpack, no compressor)",
+        "uncompressed ≤ 20 B/point (msgpack, no compressor: what a MicroPython device sends, real interpreter)",
+        lambda r: _at_most(r.value("wire.litetel.micropython.none"), 20.0, "%.1f B/point"),
+    ),
+    (
+        "3",
+        "the same from a CPython device (string attribute values inline, docs/wire-format.md §2.1)",
         lambda r: _at_most(r.value("wire.litetel.msgpack.none"), 20.0, "%.1f B/point"),
     ),
     ("3", "encode + compress of a 100-point interval ≤ 0.1× OTel SDK collect + encode", _export_ratio),

@@ -26,6 +26,7 @@ HOT_PATH_CALLS = {  # op -> (litetel, OTel SDK, prometheus_client) call measured
     ),
 }
 WIRE_ROWS = (
+    ("wire.litetel.micropython.none", "litetel msgpack, uncompressed, from MicroPython (real interpreter)"),
     ("wire.litetel.msgpack.none", "litetel msgpack, uncompressed"),
     ("wire.litetel.msgpack.zstd", "litetel msgpack + zstd"),
     ("wire.litetel.msgpack.deflate", "litetel msgpack + deflate"),
