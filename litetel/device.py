@@ -56,7 +56,7 @@ def _new_epoch():
 
 class Device:
     """A device: ``Device(device_id, resource=None, buffer=None, endpoint=None, key=None, transport=None,
-    codec="msgpack", compression="auto", interval_s=60, max_series=64)``.
+    codec="msgpack", compression="auto", interval_s=60, max_series=64, max_spans=64, max_logs=64)``.
 
     - ``buffer``: where frames wait for upload; default ``RingBuffer(capacity=16384)`` in RAM.
     - ``endpoint``/``key``/``transport``: the gateway; with neither endpoint nor transport nothing is sent.
@@ -272,7 +272,8 @@ class Device:
 
     def tick(self, timeout_s=0.5):
         """Call often from the application's loop: collects once ``interval_s`` has passed since the last
-        collect, then lets the uploader send what is due, taking at most ``timeout_s``; -> frames acknowledged.
+        collect ``tick()`` made (a manual ``collect()`` does not move that clock), then lets the uploader send
+        what is due, taking at most ``timeout_s``; -> frames acknowledged.
         """
         now = ticks_us()
         if now - self._last_collect_ticks >= self.interval_s * 1000000:

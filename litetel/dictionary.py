@@ -6,8 +6,8 @@ uploader sends ``refresh()``: the whole dictionary, every base 0.
 
 Series entries are not stored here: each instrument's index holds its series' keys (a dict of key tuples on
 MicroPython, packed on CPython: ``series_keys.py``) and ids, and the dictionary reads them from there when it
-builds a delta. Attribute keys are interned; string attribute values are interned on MicroPython only, and
-travel inline when not in the string table (see ``attrs``).
+builds a delta. Attribute keys are interned; string attribute values are interned, and sent as sids, on
+MicroPython only: on CPython they always travel inline (see ``attrs``).
 
     >>> d = Dictionary({"service.name": "demo"})
     >>> d.sid("cpu")

@@ -13,7 +13,8 @@ class InstrumentError(LitetelError):
 
 
 class FrameError(LitetelError):
-    """Bytes are not a valid litetel frame (bad magic, version, CRC, truncated, undecodable payload)."""
+    """Bytes are not a valid litetel frame (bad magic, version, flags, CRC, truncated); an undecodable payload
+    is a ``CodecError``."""
 
 
 class FrameTooLargeError(LitetelError):

@@ -15,7 +15,7 @@ Anything else that can carry bytes plugs in the same way, e.g. a file export a g
         with open("/flash/outbox.bin", "ab") as f:
             f.write(body)
         # Report every frame as delivered so the ring buffer frees it.
-        n = litetel.frame.count_frames(body)   # or parse the body yourself
+        n = sum(1 for _ in litetel.frame.iter_frames(body))   # the frames the body carries
         return 200, {}, json.dumps({"results": ["ok"] * n}).encode()
 
     dev = litetel.Device("sat-7", transport=file_export)

@@ -31,7 +31,7 @@ MPY_BUILD_DIR = REPO_ROOT / "build" / "mpy"
 _HEAPSIZE = re.compile(r"^#\s*heapsize:\s*(\d+[KkMm]?)\s*$")
 _SOURCE_FORM = re.compile(r"^#\s*form:\s*source\s*$")
 # Modules the core never imports on MicroPython (CPython-only): a compile failure there is not an error.
-_CPYTHON_ONLY = {"asgi", "background", "cli", "cbor_c", "msgpack_c", "zstd_compression"}
+_CPYTHON_ONLY = {"asgi", "background", "cli", "cbor_c", "lockfree", "msgpack_c", "series_keys", "zstd_compression"}
 
 
 def find_micropython():

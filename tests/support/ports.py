@@ -3,7 +3,6 @@
 import socket
 import time
 
-
 _handed_out = set()  # every port free_port() returned in this process
 
 
