@@ -84,11 +84,15 @@ def _field(tag, payload):
 _DATA_POINTS_TAG = 0x0A  # Sum/Gauge/Histogram.data_points, field 1
 _NUMBER_ATTRIBUTES_TAG, _HISTOGRAM_ATTRIBUTES_TAG = 0x3A, 0x4A  # field 7 / field 9, length-delimited
 _BUCKET_COUNTS_TAG, _EXPLICIT_BOUNDS_TAG = 0x32, 0x3A  # HistogramDataPoint fields 6 and 7 (packed)
-# start_time_unix_nano=2 (0x11), time_unix_nano=3 (0x19), then as_int=6 (0x31) or as_double=4 (0x21)
-_NUMBER_FIELDS = "BQBQBq", "BQBQBd"
+# start_time_unix_nano=2 and time_unix_nano=3, the same for every point of a delta frame: packed once per
+# frame (per point for cumulative rows) and passed to a point's pack as one 18-byte string.
+_TIMES = struct.Struct("<BQBQ").pack
+_TIMES_FIELD = "18s"
+# then as_int=6 (0x31) or as_double=4 (0x21)
+_NUMBER_FIELDS = _TIMES_FIELD + "Bq", _TIMES_FIELD + "Bd"
 _NUMBER_SIZE = 27
 # ..., count=4 (0x21), sum=5 (0x29), and when count > 0 min=11 (0x59), max=12 (0x61)
-_HISTOGRAM_FIELDS, _MIN_MAX_FIELDS = "BQBQBQBd", "BdBd"
+_HISTOGRAM_FIELDS, _MIN_MAX_FIELDS = _TIMES_FIELD + "BQBd", "BdBd"
 _HISTOGRAM_SIZE, _MIN_MAX_SIZE = 36, 18
 _EXEMPLAR_DOUBLE = struct.Struct("<BQBd").pack  # Exemplar.time_unix_nano=2, as_double=3
 _EXEMPLAR_INT = struct.Struct("<BQBq").pack  # time_unix_nano=2, as_int=6
@@ -132,21 +136,22 @@ class _HistogramSeries:
         lead = _lead(size, fixed)
         self.without_min_max = lead, _packer(head % (len(lead), n))
 
-    def encode(self, value, start_ns, end_ns, exemplars=b""):
-        """The data_points field of a queued histogram value ``[count, sum, min, max, first, counts...]``."""
+    def encode(self, value, times, exemplars=b""):
+        """The data_points field of a queued histogram value ``[count, sum, min, max, first, counts...]``
+        (``times``: the packed start and end, see _TIMES)."""
         count, first, counts = value[0], value[4], value[5:]
         zeros = self.zeros
         if count:
             lead, pack = self.with_min_max
             field = pack(
                 lead, *zeros[:first], *counts, *zeros[first + len(counts) :],
-                0x11, start_ns, 0x19, end_ns, 0x21, count, 0x29, value[1], 0x59, value[2], 0x61, value[3],
+                times, 0x21, count, 0x29, value[1], 0x59, value[2], 0x61, value[3],
             )  # fmt: skip
         else:
             lead, pack = self.without_min_max
             field = pack(
                 lead, *zeros[:first], *counts, *zeros[first + len(counts) :],
-                0x11, start_ns, 0x19, end_ns, 0x21, count, 0x29, value[1],
+                times, 0x21, count, 0x29, value[1],
             )  # fmt: skip
         if not exemplars:
             return field
@@ -281,19 +286,19 @@ def _add_points(group, row):
     exemplars = _exemplar_fields(queued[2]) if len(queued) > 2 else None
     end_ns = row.end_us * 1000
     if starts is None:  # delta: every point starts at the frame start
-        starts_ns = repeat(row.start_us * 1000)
+        times_of_points = repeat(_TIMES(0x11, row.start_us * 1000, 0x19, end_ns))
     else:
-        starts_ns = [start * 1000 for start in starts]
+        times_of_points = [_TIMES(0x11, start * 1000, 0x19, end_ns) for start in starts]
     series, new_series = group.series, group.series_entry
-    for sid, value, start_ns in zip(points[0::2], points[1::2], starts_ns):
+    for sid, value, times in zip(points[0::2], points[1::2], times_of_points):
         entry = series.get(sid)
         if entry is None:
             entry = new_series(sid)
         append, histogram, lead, pack_int, pack_double = entry
         if histogram is not None:
-            append(histogram.encode(value, start_ns, end_ns, exemplars.get(sid) if exemplars else b""))
+            append(histogram.encode(value, times, exemplars.get(sid) if exemplars else b""))
         elif type(value) is int:
-            append(pack_int(lead, 0x11, start_ns, 0x19, end_ns, 0x31, value))
+            append(pack_int(lead, times, 0x31, value))
         else:
-            append(pack_double(lead, 0x11, start_ns, 0x19, end_ns, 0x21, value))
+            append(pack_double(lead, times, 0x21, value))
     return len(points) >> 1
