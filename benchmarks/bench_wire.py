@@ -54,11 +54,20 @@ def test_wire_prometheus(measurements):
 @pytest.mark.parametrize("codec", ("msgpack", "cbor"))
 def test_wire_litetel(codec, compression, measurements):
     side = load_side("litetel")
-    frames = side.reference_frames(codec, compression)
+    _record_frames(
+        measurements,
+        "wire.litetel.%s.%s" % (codec, compression),
+        side,
+        side.reference_frames(codec, compression),
+    )
+
+
+def _record_frames(measurements, key, side, frames):
+    """Record the bytes per point of the reference workload's frames, after checking each holds its points."""
     assert [side.count_frame_points(f) for f in frames] == [wl.POINTS_PER_INTERVAL] * wl.N_INTERVALS
     total = sum(len(f) for f in frames)
     measurements.record(
-        "wire.litetel.%s.%s" % (codec, compression),
+        key,
         total / TOTAL_POINTS,
         unit="B/point",
         lib="litetel",
@@ -103,16 +112,7 @@ def test_wire_litetel_micropython(measurements):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     frames = [bytes.fromhex(line) for line in done.stdout.split()]
-    assert [side.count_frame_points(f) for f in frames] == [wl.POINTS_PER_INTERVAL] * wl.N_INTERVALS
-    total = sum(len(f) for f in frames)
-    measurements.record(
-        "wire.litetel.micropython.none",
-        total / TOTAL_POINTS,
-        unit="B/point",
-        lib="litetel",
-        total_bytes=total,
-        first_frame_bytes=len(frames[0]),
-    )
+    _record_frames(measurements, "wire.litetel.micropython.none", side, frames)
 
 
 def test_wire_float_floor(measurements):

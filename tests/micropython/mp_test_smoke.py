@@ -25,4 +25,9 @@ def bad_frame():
 
 exc = raises(errors.LitetelError, bad_frame)
 check_eq(str(exc), "bad magic", "the message survives")
+
+from litetel.device import Device  # noqa: E402
+
+exc = raises(errors.LitetelError, Device("smoke").start)
+check("tick()" in str(exc), "Device.start() says what to use on MicroPython instead of threads")
 done()
