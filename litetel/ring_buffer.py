@@ -47,11 +47,12 @@ class RingBuffer:
         self.pending = self.used = self.acked = self.dropped = self.corrupt = 0
         self._lock = accel.new_lock()
         self._start = self._tail = start  # data region [_start, capacity); _tail: where the next frame goes
-        # The index of held frames: a ring over three parallel arrays, doubled (rarely) when full.
+        # The index of held frames: a ring of (offset, seq, length) triples in one array (one allocation, not
+        # three: on MicroPython each costs a header and a rounded-up block), doubled when full up to the most
+        # frames the buffer can hold. It starts with room for 8, where a link that is up keeps 1 or 2.
         self._limit = (capacity - start) // HEADER + 1
-        # Sized to the buffer (a frame of 128 bytes each, at most 64), so a small buffer keeps a small index.
-        size = min(self._limit, 64, max(8, (capacity - start) >> 7))
-        self._offs, self._seqs, self._lens = _zeros(size), _zeros(size), _zeros(size)
+        self._slots = min(self._limit, 8)
+        self._ring = _zeros(3 * self._slots)
         self._first = 0
         self._file = None
         if path is None:
@@ -78,6 +79,8 @@ class RingBuffer:
             if seq != self.next_seq:
                 raise ValueError("frame carries seq %d, the buffer's next_seq is %d" % (seq, self.next_seq))
             off = self._place(n)
+            if off >= 0 and self.pending == self._slots and not self._grow_index():
+                off = -1  # no heap for a larger index: as full as when out of bytes
             if off < 0 and self.policy == "reject_new":
                 lost = 1
                 seq = None
@@ -103,12 +106,13 @@ class RingBuffer:
         total = 0
         self._lock.acquire()
         try:
+            ring = self._ring
             for i in range(min(self.pending, max_frames)):
-                k = (self._first + i) % len(self._offs)
-                n = self._lens[k]
+                k = 3 * ((self._first + i) % self._slots)
+                n = ring[k + 2]
                 if out and total + n > max_bytes:
                     break
-                out.append((self._seqs[k], self._read(self._offs[k], n)))
+                out.append((ring[k + 1], self._read(ring[k], n)))
                 total += n
         finally:
             self._lock.release()
@@ -120,8 +124,8 @@ class RingBuffer:
         try:
             if not self.pending:
                 return None
-            k = (self._first + self.pending - 1) % len(self._offs)
-            return self._read(self._offs[k], self._lens[k])
+            k = 3 * ((self._first + self.pending - 1) % self._slots)
+            return self._read(self._ring[k], self._ring[k + 2])
         finally:
             self._lock.release()
 
@@ -131,7 +135,7 @@ class RingBuffer:
         try:
             seq = min(seq, self.next_seq - 1)
             if seq > self.acked:
-                while self.pending and self._seqs[self._first] <= seq:
+                while self.pending and self._ring[3 * self._first + 1] <= seq:
                     self._pop()
                 self.acked = seq
                 self._save()
@@ -163,7 +167,7 @@ class RingBuffer:
         t = self._tail
         if not self.pending:
             return t if t + n <= self.capacity else self._start
-        h = self._offs[self._first]
+        h = self._ring[3 * self._first]
         if t > h:
             if t + n <= self.capacity:
                 return t
@@ -171,30 +175,37 @@ class RingBuffer:
         return t if t < h and t + n <= h else -1  # t == h with frames held: the circle is full
 
     def _index(self, off, seq, n):
-        size = len(self._offs)
-        if self.pending == size:
-            new = min(2 * size, self._limit)
-            grown = []
-            for old in (self._offs, self._seqs, self._lens):
-                a = _zeros(new)
-                for i in range(size):
-                    a[i] = old[(self._first + i) % size]
-                grown.append(a)
-            self._offs, self._seqs, self._lens = grown
-            self._first = 0
-            size = new
-        k = (self._first + self.pending) % size
-        self._offs[k] = off
-        self._seqs[k] = seq
-        self._lens[k] = n
+        if self.pending == self._slots and not self._grow_index():
+            raise MemoryError("no heap to index %d frames" % (self.pending + 1))
+        k = 3 * ((self._first + self.pending) % self._slots)
+        ring = self._ring
+        ring[k] = off
+        ring[k + 1] = seq
+        ring[k + 2] = n
         self.pending += 1
         self.used += n
         self._tail = off + n
         self.next_seq = seq + 1
 
+    def _grow_index(self):
+        # Double the index (oldest frame moved to slot 0) -> False when there is no heap for it.
+        size = self._slots
+        new = min(2 * size, self._limit)
+        try:
+            ring = _zeros(3 * new)
+        except MemoryError:
+            return False
+        old = self._ring
+        for i in range(3 * size):
+            ring[i] = old[(3 * self._first + i) % (3 * size)]
+        self._ring = ring
+        self._slots = new
+        self._first = 0
+        return True
+
     def _pop(self):
-        self.used -= self._lens[self._first]
-        self._first = (self._first + 1) % len(self._offs)
+        self.used -= self._ring[3 * self._first + 2]
+        self._first = (self._first + 1) % self._slots
         self.pending -= 1
 
     def _write(self, off, data):
@@ -211,7 +222,7 @@ class RingBuffer:
     def _save(self):
         # floor: the lowest seq still held; everything below is acked or dropped.
         if self._file is not None:
-            self._file.save(self.acked, self._seqs[self._first] if self.pending else self.next_seq)
+            self._file.save(self.acked, self._ring[3 * self._first + 1] if self.pending else self.next_seq)
 
 
 def _u32(b, i):

@@ -63,12 +63,40 @@ def test_newest_is_the_last_frame_stored(new_buffer):
 
 
 def test_index_grows_past_its_first_size(new_buffer):
-    buf = new_buffer(60 * 100)  # room for 100 frames of 60 bytes: the index starts at 64 and doubles
+    buf = new_buffer(60 * 100)  # room for 100 frames of 60 bytes: the index starts at 8 and doubles
     assert fill(buf, 100, size=60) == list(range(1, 101))
     assert held(buf) == [(s, make_frame(s, 60)) for s in range(1, 101)]
     buf.ack(90)
     assert fill(buf, 5, size=60) == list(range(101, 106))
     assert held_seqs(buf) == list(range(91, 106))
+
+
+@pytest.mark.parametrize("policy", ["drop_oldest", "reject_new"])
+def test_an_index_that_cannot_grow_makes_the_buffer_full(new_buffer, monkeypatch, policy):
+    # The index starts with room for 8 frames and doubles; with no heap left for a larger one (MicroPython),
+    # the buffer is as full as when out of bytes: its policy applies and the loss is counted, nothing breaks.
+    from litetel import ring_buffer
+
+    buf = new_buffer(60 * 100, policy=policy)
+    reports = []
+    buf.on_drop = lambda reason, n: reports.append((reason, n))
+    fill(buf, 8, size=60)
+
+    def no_heap(n):
+        raise MemoryError
+
+    monkeypatch.setattr(ring_buffer, "_zeros", no_heap)
+    if policy == "drop_oldest":
+        assert fill(buf, 3, size=60) == [9, 10, 11]
+        assert held_seqs(buf) == list(range(4, 12))
+    else:
+        assert fill(buf, 2, size=60) == [None, None]
+        assert held_seqs(buf) == list(range(1, 9))
+    assert buf.dropped == sum(n for _, n in reports) and reports[0][0] == "buffer_full"
+    monkeypatch.undo()  # heap again: the index grows past 8
+    first = buf.next_seq
+    assert fill(buf, 12, size=60) == list(range(first, first + 12))
+    assert held_seqs(buf)[-12:] == list(range(first, first + 12)) and buf.pending >= 12
 
 
 def test_ack_is_monotonic_and_clamped(new_buffer):
