@@ -56,6 +56,31 @@ def run_script(binary, heapsize, path=ROOT):
     )
 
 
+def smallest_heap(binary, path, low_k=64, high_k=256, steady=4):
+    """The smallest heap size in KiB, between ``low_k`` and ``high_k``, at which the scenario runs and so do the
+    ``steady`` heaps above it (binary search, then a walk up past any heap that fragments into a failure)."""
+
+    def runs(k):
+        return run_script(binary, "%dK" % k, path).returncode == 0
+
+    if not runs(high_k):
+        return None
+    lo, hi = low_k, high_k  # lo fails (or is untried at the goal), hi passes
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if runs(mid):
+            hi = mid
+        else:
+            lo = mid
+    k = hi
+    while k < high_k:
+        failing = [j for j in range(k + 1, min(k + steady, high_k) + 1) if not runs(j)]
+        if not failing:
+            break
+        k = failing[-1] + 1
+    return k
+
+
 def _unit(field):
     for prefix, unit in UNITS.items():
         if field.startswith(prefix) or field.endswith("_" + prefix):
@@ -106,6 +131,10 @@ def test_micropython_precompiled(measurements):
     )
     if not fits:
         run = run_script(binary, HEAP_ROOMY, path)
+        # How far from the goal: the smallest heap (1K steps) that runs the scenario. A smaller heap can fail
+        # where a larger one passes by fragmentation alone, so the figure is the smallest K from which the
+        # next few heaps pass too.
+        measurements.record("mp.mpy.smallest_heap", smallest_heap(binary, path), unit="KiB")
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     for field in ("heap_import", "heap_setup_20_series", "heap_total_after_setup", "heap_after_scenario"):

@@ -85,8 +85,11 @@ def _mp_fits(prefix):
         total = r.value(prefix + "heap_after_scenario")
         if v:
             return "ran under 64K heap", True
-        return "failed under 64K heap (%.0f KB in use after the scenario with a roomy heap)" % (
-            total / 1000
+        smallest = r.value(prefix + "smallest_heap")
+        runs_from = "" if smallest is None else "runs from %.0fK; " % smallest
+        return "failed under 64K heap (%s%.0f KB in use after the scenario with a roomy heap)" % (
+            runs_from,
+            total / 1000,
         ), False
 
     return check

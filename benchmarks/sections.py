@@ -295,6 +295,7 @@ MP_ROWS = (
     ("mp.mpy.heap_import", "precompiled .mpy: heap after `import litetel` (B)"),
     ("mp.mpy.heap_total_after_setup", "precompiled .mpy: heap in use after setup, total (B)"),
     ("mp.mpy.heap_after_scenario", "precompiled .mpy: heap in use after the scenario (B)"),
+    ("mp.mpy.smallest_heap", "precompiled .mpy: smallest `-X heapsize` that runs the scenario (KiB)"),
 )
 
 
