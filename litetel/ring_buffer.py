@@ -188,7 +188,8 @@ class RingBuffer:
         self.next_seq = seq + 1
 
     def _grow_index(self):
-        # Double the index (oldest frame moved to slot 0) -> False when there is no heap for it.
+        # Double the index (oldest frame moved to slot 0) -> False when there is no heap for it. It always gains
+        # a slot: fewer than _limit frames fit in the data region (each is at least HEADER bytes).
         size = self._slots
         new = min(2 * size, self._limit)
         try:
