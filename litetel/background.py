@@ -1,5 +1,5 @@
-"""The background thread behind ``Device.start()`` (CPython only: imported by ``start()`` alone; on MicroPython
-that import raises a ``LitetelError`` saying to run ``tick()`` or ``litetel.aio`` instead).
+"""The background thread behind ``Device.start()`` (CPython only: imported by ``start()`` alone, which on
+MicroPython raises a ``LitetelError`` saying to run ``tick()`` or ``litetel.aio`` instead).
 
 One daemon thread collects every ``interval_s`` and flushes when frames are pending and the uploader is ready.
 It sleeps on an ``Event`` until the next collection or the end of the uploader's backoff, whichever comes
@@ -10,17 +10,9 @@ first, so an offline device sleeps through its backoff instead of spinning.
     runner.stop()   # wakes the thread, collects and flushes one last time, joins
 """
 
+import logging
+import threading
 import time
-
-try:
-    import logging
-    import threading
-except ImportError:  # MicroPython (no threads, no logging): a precise error instead of a missing module
-    from litetel.errors import LitetelError
-
-    raise LitetelError(
-        "Device.start() needs threads (CPython): call tick() from the main loop or litetel.aio.run(dev)"
-    )
 
 _log = logging.getLogger("litetel")
 

@@ -287,6 +287,12 @@ class Device:
         CPython only; on MicroPython run ``litetel.aio.run(dev)`` or call ``tick()`` from the main loop."""
         if self._runner is not None:
             return self._runner
+        if MICROPYTHON:  # checked here: a board holds no CPython-only module, background.py included
+            from litetel.errors import LitetelError
+
+            raise LitetelError(
+                "Device.start() needs threads (CPython): call tick() from the main loop or litetel.aio.run(dev)"
+            )
         from litetel.background import start
 
         if interval_s is not None:

@@ -11,6 +11,8 @@ Scripts import ``litetel`` as devices deploy it: precompiled ``.mpy`` files (``b
 by ``mpy-cross`` and rebuilt when a source changes) first on ``MICROPYPATH``, then ``.`` (sources),
 ``tests/micropython`` (``mpcheck``) and ``.frozen`` (the unix port's built-in ``asyncio``). A script whose
 first lines hold ``# form: source`` imports the sources instead (compiled at import: far more heap).
+``run_script(..., form="romfs")`` runs one with litetel only in a ROMFS image of the ``.mpy`` files
+(``build_romfs``), run in place from ``/rom`` as on a board that keeps it in flash.
 
     result = run_script(find_micropython(), Path("tests/micropython/mp_test_smoke.py"))
     assert result.passed, result.report()
@@ -28,8 +30,9 @@ SCRIPTS_DIR = REPO_ROOT / "tests" / "micropython"
 DEFAULT_HEAPSIZE = "256K"
 TIMEOUT_S = 120
 MPY_BUILD_DIR = REPO_ROOT / "build" / "mpy"
+ROMFS_IMAGE = REPO_ROOT / "build" / "romfs" / "litetel.romfs"
 _HEAPSIZE = re.compile(r"^#\s*heapsize:\s*(\d+[KkMm]?)\s*$")
-_SOURCE_FORM = re.compile(r"^#\s*form:\s*source\s*$")
+_FORM = re.compile(r"^#\s*form:\s*(source)\s*$")
 # Modules the core never imports on MicroPython (CPython-only): a compile failure there is not an error.
 _CPYTHON_ONLY = {"asgi", "background", "cli", "cbor_c", "lockfree", "msgpack_c", "series_keys", "zstd_compression"}
 
@@ -60,10 +63,21 @@ def script_heapsize(path):
     return match.group(1).upper() if match else DEFAULT_HEAPSIZE
 
 
-def script_wants_source(path):
-    """True when one of the script's first 5 lines is ``# form: source`` (import litetel from its sources)."""
+def _kib(heapsize):
+    """A ``-X heapsize`` value in KiB: ``"64K"`` -> 64, ``"1M"`` -> 1024."""
+    units = {"K": 1, "M": 1024}
+    return int(heapsize[:-1]) * units[heapsize[-1]] if heapsize[-1] in units else int(heapsize) // 1024
+
+
+def script_form(path):
+    """How a script imports litetel: ``source`` when one of its first 5 lines is ``# form: source``, else
+    ``mpy`` (the precompiled files)."""
     with open(path, encoding="utf-8") as f:
-        return any(_SOURCE_FORM.match(f.readline().strip()) for _ in range(5))
+        for _ in range(5):
+            match = _FORM.match(f.readline().strip())
+            if match:
+                return match.group(1)
+    return "mpy"
 
 
 def find_mpy_cross():
@@ -109,10 +123,37 @@ def build_mpy(out_dir=MPY_BUILD_DIR, compiler=None):
     return dest
 
 
-def micropython_path(source_form=False):
-    """The MICROPYPATH for a script: the precompiled package first unless ``source_form``."""
-    parts = [".", "tests/micropython", ".frozen"]
-    if not source_form:
+def build_romfs(image=ROMFS_IMAGE):
+    """Write the device core's ``.mpy`` files (no CPython-only module) as a ROMFS image holding
+    ``litetel/*.mpy``: what ``mpremote romfs deploy`` puts in a board's ROM partition, mounted at ``/rom``, where
+    MicroPython (1.25+) runs the bytecode in place instead of copying it to the heap. Rebuilt when a module
+    changed; -> the image's path."""
+    from mpremote.romfs import VfsRomWriter  # dev extra; imported here: only ROMFS runs need it
+
+    package = build_mpy()
+    modules = sorted(p for p in package.glob("*.mpy") if p.stem not in _CPYTHON_ONLY)
+    image = Path(image)
+    if image.exists() and all(image.stat().st_mtime_ns >= m.stat().st_mtime_ns for m in modules):
+        return image
+    writer = VfsRomWriter()
+    writer.opendir("litetel")
+    for module in modules:
+        writer.mkfile(module.name, module.read_bytes())
+    writer.closedir()
+    image.parent.mkdir(parents=True, exist_ok=True)
+    partial = image.with_suffix(".%d" % os.getpid())
+    partial.write_bytes(writer.finalise())
+    os.replace(partial, image)
+    return image
+
+
+def micropython_path(form="mpy"):
+    """The MICROPYPATH for a script of ``form`` ``mpy`` (the precompiled package first), ``source`` (the
+    sources) or ``romfs`` (neither: litetel comes only from the ROM image the script mounts)."""
+    parts = ["tests/micropython", ".frozen"]
+    if form != "romfs":
+        parts.insert(0, ".")
+    if form == "mpy":
         parts.insert(0, str(build_mpy().parent))
     return ":".join(parts)
 
@@ -150,20 +191,29 @@ class ScriptResult:
         )
 
 
-def run_script(interpreter, script, heapsize=None, timeout_s=TIMEOUT_S, extra_env=None, source_form=None):
+def run_script(interpreter, script, heapsize=None, timeout_s=TIMEOUT_S, extra_env=None, form=None):
     """Run ``script`` on MicroPython from the repository root; a timeout counts as a failure (returncode None).
 
-    ``source_form`` (default: the script's ``# form: source`` line) imports litetel from its sources instead of
-    the precompiled ``.mpy`` files.
+    ``form`` (default: the script's ``# form: source`` line, else ``mpy``) is how it imports litetel: ``mpy``,
+    ``source``, or ``romfs``: the ROMFS image (``build_romfs``) is mounted on /rom first, as a board's firmware
+    does with its ROM partition (``tests/micropython/rom_partition.py``), then the script is imported. Its
+    default heap is then the script's plus the image's size: the image takes heap here, not flash.
     """
     script = Path(script)
+    form = form or script_form(script)
+    env = dict(os.environ, MICROPYPATH=micropython_path(form), **(extra_env or {}))
+    run = [str(script.resolve())]
+    if form == "romfs":
+        image = build_romfs()
+        env["LITETEL_ROMFS"] = str(image)
+        env["MICROPYPATH"] += ":" + str(script.parent)
+        run = ["-c", "import rom_partition; rom_partition.mount(); import %s" % script.stem]
+        if heapsize is None:
+            heapsize = "%dK" % (_kib(script_heapsize(script)) + -(-image.stat().st_size // 1024))
     heapsize = heapsize or script_heapsize(script)
-    if source_form is None:
-        source_form = script_wants_source(script)
-    env = dict(os.environ, MICROPYPATH=micropython_path(source_form), **(extra_env or {}))
     try:
         done = subprocess.run(
-            [interpreter, "-X", "heapsize=%s" % heapsize, str(script.resolve())],
+            [interpreter, "-X", "heapsize=%s" % heapsize] + run,
             cwd=REPO_ROOT,
             env=env,
             capture_output=True,
