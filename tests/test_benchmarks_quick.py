@@ -1,7 +1,7 @@
 """The benchmark suite in quick mode (`--benchmark-disable`: every body runs once), so it never rots.
 
 No timing is asserted. What is asserted: every benchmark runs and none is skipped (all three libraries and
-the MicroPython interpreter present), every non-timing figure the report reads was measured, and the
+the MicroPython interpreter present; only the optional 32-bit MicroPython's may), every non-timing figure the report reads was measured, and the
 report renders (markdown with the headline block and every goal, and a PNG chart).
 """
 
@@ -42,7 +42,8 @@ def test_every_benchmark_runs_and_none_is_skipped(quick_run):
         for c in suite.iter("testcase")
         if c.find("skipped") is not None
     ]
-    assert skipped == []
+    # Only the 32-bit MicroPython runs may skip: PyPI has no 32-bit build; a session measures one it built.
+    assert [s for s in skipped if "LITETEL_MICROPYTHON32" not in s] == []
     assert int(suite.get("tests")) >= 50
     assert int(suite.get("failures")) == 0 and int(suite.get("errors")) == 0
 
@@ -55,6 +56,7 @@ def test_every_figure_the_report_reads_was_measured(quick_run):
         [key for key, _ in sections.WIRE_ROWS]
         + [key for key, _ in sections.MP_ROWS]
         + ["mp.fits_64k", "mp.mpy.fits_64k", "gateway.idle_rss"]
+        + ["mp.%s.%s" % (form, k) for form in ("mpy", "rom") for k in ("smallest_heap", "heap_after_scenario")]
     )
     expected += [
         "wire.%s.%s" % (op, v)
