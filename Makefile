@@ -31,7 +31,7 @@ AS_ROOT := $(shell if [ "$$(id -u)" = 0 ]; then echo ""; elif sudo -n true 2>/de
                    else echo none; fi)
 APT_INSTALL = $(AS_ROOT) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-.PHONY: all venv mpy mpy-build .venv .venv-mpy python-deps prometheus-deps rotel-deps deps test demo bench reliability lint clean
+.PHONY: all venv mpy mpy-build romfs .venv .venv-mpy python-deps prometheus-deps rotel-deps deps test demo bench reliability lint clean
 
 all: test
 
@@ -70,6 +70,11 @@ $(MPY_STAMP): | python-deps
 # changes); the MicroPython test runner also does this before every script.
 mpy-build: $(STAMP)
 	cd tests && ../$(PY) -c 'from support.micropython import build_mpy; print(build_mpy())'
+
+# The same modules as one ROMFS image (build/romfs/litetel.romfs) for a board's ROM partition (MicroPython
+# >= 1.25 runs its bytecode in place, not in the heap): `mpremote romfs deploy build/romfs/litetel.romfs`.
+romfs: $(STAMP)
+	cd tests && ../$(PY) -c 'from support.micropython import build_romfs; print(build_romfs())'
 
 # ---------------------------------------------------------------- services the tests start
 
