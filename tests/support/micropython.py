@@ -133,7 +133,9 @@ def build_romfs(image=ROMFS_IMAGE):
     package = build_mpy()
     modules = sorted(p for p in package.glob("*.mpy") if p.stem not in _CPYTHON_ONLY)
     image = Path(image)
-    if image.exists() and all(image.stat().st_mtime_ns >= m.stat().st_mtime_ns for m in modules):
+    # The directory's time too: it changes when a module is added or removed.
+    newest = max(p.stat().st_mtime_ns for p in modules + [package])
+    if image.exists() and image.stat().st_mtime_ns >= newest:
         return image
     writer = VfsRomWriter()
     writer.opendir("litetel")
