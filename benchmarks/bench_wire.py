@@ -132,3 +132,41 @@ def test_wire_float_floor(measurements):
         floats_zstd += len(COMPRESSORS["zstd3"](packed))
     measurements.record("wire.floor.floats.raw", floats_raw / TOTAL_POINTS, unit="B/point", lib="litetel")
     measurements.record("wire.floor.floats.zstd3", floats_zstd / TOTAL_POINTS, unit="B/point", lib="litetel")
+
+
+def _reencoded(side, encode, stats=None):
+    """(raw, zstd-3) B/point of the reference frames re-encoded by ``encode(payload)``, the histograms'
+    sum/min/max first mapped by ``stats`` when given; the 48-byte header counted as in the frames."""
+    from litetel import frame as wire
+
+    raw = compressed = 0
+    for f in side.reference_frames("msgpack", "none"):
+        header, body, _ = wire.parse_frame(f)
+        payload = wire.decode_payload(header, body)
+        if stats is not None:
+            for value in payload[1][1::2]:
+                if isinstance(value, list):
+                    value[1:4] = [stats(x) for x in value[1:4]]
+        encoded = encode(payload)
+        raw += wire.HEADER_SIZE + len(encoded)
+        compressed += wire.HEADER_SIZE + len(COMPRESSORS["zstd3"](encoded))
+    return raw / TOTAL_POINTS, compressed / TOTAL_POINTS
+
+
+def test_wire_without_float_stats(measurements):
+    """What the frames cost without the histograms' sum, min and max (each 0): a bound below every float
+    encoding of them, lossy or not. And, for issue 3's lossy-float question, every float as float32."""
+    import msgpack
+
+    from litetel import codecs
+
+    side = load_side("litetel")
+    as_is = _reencoded(side, lambda p: codecs.encode(codecs.MSGPACK, p))
+    assert as_is[0] == pytest.approx(sum(len(f) for f in side.reference_frames("msgpack", "none")) / TOTAL_POINTS)
+    for key, (raw, zstd3) in (
+        ("wire.floor.no_float_stats", _reencoded(side, lambda p: codecs.encode(codecs.MSGPACK, p), lambda x: 0)),
+        ("wire.lossy.float32", _reencoded(side, lambda p: msgpack.packb(p, use_single_float=True))),
+    ):
+        assert raw < as_is[0] and zstd3 < as_is[1]
+        measurements.record(key + ".raw", raw, unit="B/point", lib="litetel")
+        measurements.record(key + ".zstd3", zstd3, unit="B/point", lib="litetel")

@@ -124,11 +124,15 @@ def _wire_ratio(variant):
         )
         floor, ref = r.value("wire.floor.floats.zstd3"), r.value("wire.otel.delta.zstd3")
         if floor is not None and ref:
-            # The goal's context: what no lossless encoding can go below (bench_wire.test_wire_float_floor).
+            # The goal's context: what no lossless encoding can go below (bench_wire.test_wire_float_floor),
+            # and what is left without those floats at all (test_wire_without_float_stats).
             text += "; the histograms' float64 sum/min/max alone take %.1f B/point (%.2f×)" % (
                 floor,
                 floor / ref,
             )
+            rest = r.value("wire.floor.no_float_stats.zstd3")
+            if rest is not None:
+                text += ", the rest without them %.1f (%.2f×)" % (rest, rest / ref)
         return text, met
 
     return check

@@ -57,6 +57,7 @@ def test_every_figure_the_report_reads_was_measured(quick_run):
         + [key for key, _ in sections.MP_ROWS]
         + ["mp.fits_64k", "mp.mpy.fits_64k", "gateway.idle_rss"]
         + ["mp.%s.%s" % (form, k) for form in ("mpy", "rom") for k in ("smallest_heap", "heap_after_scenario")]
+        + ["wire.floor.no_float_stats.zstd3", "wire.lossy.float32.zstd3"]
     )
     expected += [
         "wire.%s.%s" % (op, v)
