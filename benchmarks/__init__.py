@@ -14,7 +14,8 @@ Layout:
   `prometheus_side.py`: the same operations and payloads in each library.
 - `gateway_pipeline.py` (frames -> OTLP in memory), `gateway_process.py` (a real gateway process).
 - `results.py` reads a run back; `goals.py` judges every goal of issues 2, 3, 5, 7; `headline.py`,
-  `sections.py` (with `micropython_report.py` for its MicroPython section), `formatting.py` write the markdown; `chart.py` draws the PNG; `report.py` runs it all.
+  `sections.py` (with `micropython_report.py` for its MicroPython section), `formatting.py` write the
+  markdown; `chart.py` draws the PNG; `report.py` runs it all.
 - `bench_traces_logs.py`: spans and log records vs the OTel SDK (Simple processors, bytes on the wire);
   `bench_tracing.py` (the tracing engineer's): issue 9's goals against the SDK's batch processors.
 """
