@@ -55,10 +55,8 @@ def deployed_env(form):
     ``romfs`` image in its ROM partition (tests/micropython/rom_partition.py mounts it first)."""
     if form == "mpy":
         return {"MICROPYPATH": precompiled_path()}
-    return {
-        "MICROPYPATH": os.path.join(ROOT, "tests", "micropython"),
-        "LITETEL_ROMFS": str(_test_support().build_romfs()),
-    }
+    support = _test_support()
+    return {"MICROPYPATH": support.micropython_path("romfs"), "LITETEL_ROMFS": str(support.build_romfs())}
 
 
 def run_script(binary, heapsize, env=None):

@@ -77,31 +77,23 @@ def _import_goals(case, what):
     )
 
 
-def _mp_deployed(r, prefix):
-    smallest = r.value(prefix + "smallest_heap")
-    return "" if smallest is None else "runs from %.0fK; " % smallest
-
-
 def _mp_fits(prefix, context=()):
-    """The 64K goal on one form; ``context``: (label, prefix) of other deployments quoted beside it."""
+    """The 64K goal on one form; ``context``: (label, prefix) of other deployments whose smallest heap is quoted
+    beside it."""
 
     def check(r):
         v = r.value(prefix + "fits_64k")
         if v is None:
             return "not measured", None
-        total = r.value(prefix + "heap_after_scenario")
-        runs_from = _mp_deployed(r, prefix)
-        others = "".join(
-            "; %s: %s" % (label, _mp_deployed(r, p).rstrip("; ")) for label, p in context if _mp_deployed(r, p)
+        smallest = r.value(prefix + "smallest_heap")
+        runs_from = "" if smallest is None else "runs from %.0fK; " % smallest
+        in_use = "%.0f KB in use after the scenario%s" % (
+            r.value(prefix + "heap_after_scenario") / 1000,
+            "" if v else " with a roomy heap",
         )
-        if v:
-            return "ran under 64K heap (%s%.0f KB in use after the scenario)%s" % (
-                runs_from, total / 1000, others), True
-        return "failed under 64K heap (%s%.0f KB in use after the scenario with a roomy heap)%s" % (
-            runs_from,
-            total / 1000,
-            others,
-        ), False
+        quoted = ((label, r.value(p + "smallest_heap")) for label, p in context)
+        others = "".join("; %s: runs from %.0fK" % (label, k) for label, k in quoted if k is not None)
+        return "%s under 64K heap (%s%s)%s" % ("ran" if v else "failed", runs_from, in_use, others), bool(v)
 
     return check
 
