@@ -22,14 +22,11 @@ from litetel.errors import (  # noqa: F401
 
 def __getattr__(name):
     # Lazy exports: `import litetel.frame` on a 64 KB MicroPython heap must not load the whole device stack.
-    if name == "Device":
-        from litetel.device import Device
+    if name == "Device" or name == "RingBuffer":
+        from litetel.accel import import_packed
 
-        return Device
-    if name == "RingBuffer":
-        from litetel.ring_buffer import RingBuffer
-
-        return RingBuffer
+        module = import_packed("litetel.device" if name == "Device" else "litetel.ring_buffer")
+        return getattr(module, name)
     # MicroPython asks the package before importing a submodule (`from litetel import codecs`): import it.
     try:
         module = __import__("litetel." + name)

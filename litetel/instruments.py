@@ -21,7 +21,7 @@ everything else takes the instrument's lock.
 
 from array import array
 
-from litetel.accel import ATOMIC_COUNT, MICROPYTHON, new_lock
+from litetel.accel import ATOMIC_COUNT, MICROPYTHON, collect_garbage, new_lock
 from litetel.dictionary import canonical_key
 from litetel.errors import InstrumentError
 
@@ -151,6 +151,7 @@ class _Instrument:
                     key = OVERFLOW_KEY
                     handle = index.get(key)
                 if handle is None:
+                    collect_garbage()  # MicroPython: what lasts goes to the lowest holes (accel.py)
                     local = len(self._gids)
                     if local == len(self._dirty):
                         self._grow(_GROW)

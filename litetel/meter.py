@@ -10,7 +10,7 @@ OTel); the same name with another kind, unit or histogram boundaries is an ``Ins
     True
 """
 
-from litetel.accel import new_lock
+from litetel.accel import collect_garbage, new_lock
 from litetel.errors import InstrumentError
 from litetel.histogram import DEFAULT_BOUNDARIES, Histogram
 from litetel.instruments import Counter, Gauge, UpDownCounter, as_number, finite
@@ -83,6 +83,7 @@ class Meter:
         try:
             found = self._instruments.get(folded)
             if found is None:
+                collect_garbage()  # MicroPython: what lasts goes to the lowest holes (accel.py)
                 found = cls(self._dictionary, self.scope_id, name, unit, description, max_series, *boundaries)
                 self._instruments[folded] = found
                 return found

@@ -56,3 +56,12 @@ def test_pure_device_loads_encoders_only():
 def test_file_buffer_loads_its_recovery_module(tmp_path):
     loaded = loaded_by("import litetel; litetel.RingBuffer(4096, path=%r).close()" % str(tmp_path / "b.rb"))
     assert "litetel.ring_buffer_file" in loaded
+
+
+@pytest.mark.parametrize("compression, module", [("zstd", "litetel.zstd_compression"),
+                                                 ("deflate", "litetel.deflate_compression")])
+def test_a_device_loads_what_collect_needs_when_made(compression, module):
+    # Not at its first collect: on a MicroPython heap, code loaded then finds the heap split by the series.
+    loaded = loaded_by("import litetel; litetel.Device('imp-3', compression=%r)" % compression, pure=True)
+    assert {"litetel.msgpack_encoder", module} <= loaded
+    assert not {"litetel.msgpack_pure", "litetel.cbor_encoder"} & loaded
