@@ -57,11 +57,6 @@ def _load(comp_id):
     return None
 
 
-def load(comp_id):
-    """Load the code that compresses with ``comp_id`` now, not on first use (``Device`` does, for MicroPython)."""
-    _backend(comp_id)
-
-
 def _backend(comp_id):
     try:
         return _backends[comp_id]

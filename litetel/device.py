@@ -86,10 +86,9 @@ class Device:
             self.compression = _choose(_compression.NAMES, compression, "compression")
             if not _compression.can_compress(self.compression):  # e.g. zstd on MicroPython: fail now
                 raise ValueError("compression %r is not available here" % (compression,))
-        # What collect() needs is loaded now: on a MicroPython heap, code loaded at the first collect finds it
-        # split into holes by the series (measured: the issue-2 scenario then needs 12-19K more heap as .mpy).
+        # What collect() needs is loaded now (the compressor was, by the checks above): on a MicroPython heap,
+        # code loaded at the first collect finds it split by the series (the issue-2 scenario needed 12-19K more).
         codecs.implementation(self.codec)
-        _compression.load(self.compression)
         if interval_s.__class__ not in (int, float) or not interval_s > 0:
             raise ValueError("interval_s must be a number > 0, got %r" % (interval_s,))
         self.interval_s = interval_s
