@@ -7,9 +7,10 @@ Decided once, at import, like msgpack-python's C-extension/fallback choice:
   CPython when the environment variable ``LITETEL_PURE=1`` is set, so tests can run the pure twins.
 - ``new_lock()``: a real lock on CPython, where threads record concurrently; a no-op object on MicroPython,
   where the bound hot path must not allocate and runs in a single context (or an interrupt handler).
-- ``collect_garbage()``: ``gc.collect()`` on MicroPython, run before an object that lasts is made (a new
-  instrument or series); a no-op on CPython. ``import_packed(name)``: import a module; on MicroPython with a
-  collection every 4 KB allocated meanwhile (``litetel.Device`` loads the device modules so).
+- ``collect_garbage()``: ``gc.collect()`` on a MicroPython heap of at most ``SMALL_HEAP`` bytes, run before an
+  object that lasts is made (a new instrument or series); else a no-op. ``import_packed(name)``: import a
+  module; on such a heap with a collection every 4 KB allocated meanwhile (``litetel.Device`` loads the device
+  modules so).
 - ``ATOMIC_COUNT``: ``next()`` of an ``itertools.count`` is atomic here, so a counter's ``add(1)`` may be
   one such call instead of a locked read-add-write (``lockfree.CountingSumHandle``). True on CPython with
   the GIL (one C call runs whole under the GIL: no other thread's bytecode can interleave with it), unless
@@ -54,27 +55,6 @@ class _NoLock:
 _NO_LOCK = _NoLock()
 
 if MICROPYTHON:
-    import gc
-
-    # MicroPython's heap is first-fit and never moves an object. Garbage piles up between collections, so
-    # what is made to last lands above it, spread through the heap; freed, the garbage leaves holes too small
-    # for a frame or a buffer. Collecting before making what lasts (a new instrument or series: setup time,
-    # not the hot path) puts it in the lowest holes.
-    collect_garbage = gc.collect
-
-    def import_packed(name):
-        # The same for code: imported with a collection every 4 KB allocated (2-8 KB measure alike), so the
-        # loader's garbage never pushes the code it keeps up through the heap.
-        threshold = getattr(gc, "threshold", None)  # a port may be built without it
-        before = threshold() if threshold else None
-        if threshold:
-            threshold(4096)
-        try:
-            __import__(name)
-        finally:
-            if threshold:
-                threshold(before)
-        return sys.modules[name]
 
     def new_lock():
         return _NO_LOCK
@@ -84,12 +64,42 @@ else:
 
     new_lock = _thread.allocate_lock
 
-    def collect_garbage():
-        pass  # CPython's allocator has no such need
 
-    def import_packed(name):
-        __import__(name)
-        return sys.modules[name]
+def collect_garbage():
+    pass  # CPython, or a MicroPython heap large enough not to need it
+
+
+def import_packed(name):
+    __import__(name)
+    return sys.modules[name]
+
+
+SMALL_HEAP = 512 * 1024  # bytes: a microcontroller's heap without external RAM is below it; a PSRAM one above
+
+if MICROPYTHON:
+    import gc
+
+    # MicroPython's heap is first-fit and never moves an object. Garbage piles up between collections, so
+    # what is made to last lands above it, spread through the heap; freed, the garbage leaves holes too small
+    # for a frame or a buffer. Collecting before making what lasts (a new instrument or series: setup time,
+    # not the hot path) puts it in the lowest holes. Only on a small heap: there the holes decide what fits
+    # and a collection takes a few ms; a PSRAM heap of megabytes has room, and could pause for tens of ms.
+    if gc.mem_alloc() + gc.mem_free() <= SMALL_HEAP:
+        collect_garbage = gc.collect
+
+        def import_packed(name):
+            # The same for code: imported with a collection every 4 KB allocated (2-8 KB measure alike), so
+            # the loader's garbage never pushes the code it keeps up through the heap.
+            threshold = getattr(gc, "threshold", None)  # a port may be built without it
+            before = threshold() if threshold else None
+            if threshold:
+                threshold(4096)
+            try:
+                __import__(name)
+            finally:
+                if threshold:
+                    threshold(before)
+            return sys.modules[name]
 
 
 def _gil_enabled():

@@ -31,3 +31,13 @@ def test_micropython_script_from_romfs(micropython, script):
     result = run_script(micropython, script, form="romfs")
     if not result.passed:
         pytest.fail(result.report(), pytrace=False)
+
+
+@pytest.mark.micropython
+def test_a_large_heap_never_collects_for_layout(micropython):
+    # accel.SMALL_HEAP: above it (a PSRAM board's heap) a new instrument or series does not run gc.collect().
+    script = next(s for s in SCRIPTS if s.stem == "mp_test_heap_layout")
+    result = run_script(micropython, script, heapsize="2M")
+    if not result.passed:
+        pytest.fail(result.report(), pytrace=False)
+    assert "heap: large" in result.stdout
