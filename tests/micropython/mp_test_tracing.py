@@ -1,10 +1,10 @@
 # heapsize: 125K
 # (64K is the goal; the precompiled core with 3 metric series, one tracer and one logger passes from 124K on
 # (126K before the heap-layout measures of accel.py; 125K before this script also recorded under a heap lock;
-# 129K before collect() made its frame buffer before the payload). The first tracer adds 10.7 KB of heap (its modules, the tracer, the drop counter), the
-# first logger 3.7 KB, spans and records only what the buffers hold; its modules' names take MicroPython's
-# interned-name pool past 620 entries, so a 7 KB pool block is allocated when the tracer is made: where it
-# lands decides most of the rest.)
+# 129K before collect() made its frame buffer before the payload). The first tracer adds 10.7 KB of heap (its
+# modules, the tracer, the drop counter), the first logger 3.7 KB, spans and records only what the buffers
+# hold; its modules' names take MicroPython's interned-name pool past 620 entries, so a 7 KB pool block is
+# allocated when the tracer is made: where it lands decides most of the rest.)
 # Tracing and logging on the real MicroPython together with a few metrics: spans nest
 # (current-span stack), ids and parentage, traceparent in and out, samplers, bounded buffers with drop
 # counters, exemplars (0 bytes allocated by a bound record without a current span), and the frame carries
