@@ -15,7 +15,7 @@ appended to the ring buffer, from which the uploader sends it.
 
 import os
 
-from litetel.accel import MICROPYTHON, new_lock
+from litetel.accel import MICROPYTHON, import_packed, new_lock
 from litetel.clock import ticks_us, wall_us
 from litetel.dictionary import Dictionary
 from litetel.meter import Meter
@@ -139,15 +139,12 @@ class Device:
     def tracer(self, name, version=None, sampler=None):
         """The ``Tracer`` of scope ``name`` (``version``), the same object for the same pair; ``sampler``
         (``litetel.sampling``) applies when it is created. ``with dev.tracer("app").span("work"): ...``"""
-        from litetel.signals import emitter  # loaded on first use: a metrics-only device never pays
-
-        return emitter(self, "tracer", name, version, sampler)
+        # Loaded on first use (a metrics-only device never pays), packed as the device modules are (accel.py).
+        return import_packed("litetel.signals").emitter(self, "tracer", name, version, sampler)
 
     def logger(self, name, version=None):
         """The ``Logger`` of scope ``name`` (``version``). ``dev.logger("app").warning("battery low")``"""
-        from litetel.signals import emitter
-
-        return emitter(self, "logger", name, version)
+        return import_packed("litetel.signals").emitter(self, "logger", name, version)
 
     # ------------------------------------------------------------------------------------ collecting
 

@@ -8,6 +8,7 @@ elements they add (spans, log records, exemplars; wire format §2). Loaded by ``
     True
 """
 
+from litetel.accel import collect_garbage, import_packed
 from litetel.clock import ticks_us
 from litetel.device import SELF_SCOPE
 from litetel.signal_buffer import SignalBuffer
@@ -20,13 +21,13 @@ def emitter(dev, kind, name, version, sampler=None):
     found = dev._emitters.get(key)
     if found is None:
         if kind == "tracer":
-            from litetel.tracing import Tracer
-
-            found = Tracer(dev, name, version, sampler)
+            found = import_packed("litetel.tracing").Tracer
+            collect_garbage()  # what lasts goes to the lowest holes (accel.py)
+            found = found(dev, name, version, sampler)
         else:
-            from litetel.logs import Logger
-
-            found = Logger(dev, name, version)
+            found = import_packed("litetel.logs").Logger
+            collect_garbage()
+            found = found(dev, name, version)
         found = dev._emitters.setdefault(key, found)
     return found
 
