@@ -86,20 +86,18 @@ if MICROPYTHON:
     # and a collection takes a few ms; a PSRAM heap of megabytes has room, and could pause for tens of ms.
     if gc.mem_alloc() + gc.mem_free() <= SMALL_HEAP:
         collect_garbage = gc.collect
+        if hasattr(gc, "threshold"):  # a port may be built without it
+            _import = import_packed
 
-        def import_packed(name):
-            # The same for code: imported with a collection every 4 KB allocated (2-8 KB measure alike), so
-            # the loader's garbage never pushes the code it keeps up through the heap.
-            threshold = getattr(gc, "threshold", None)  # a port may be built without it
-            before = threshold() if threshold else None
-            if threshold:
-                threshold(4096)
-            try:
-                __import__(name)
-            finally:
-                if threshold:
-                    threshold(before)
-            return sys.modules[name]
+            def import_packed(name):
+                # The same for code: imported with a collection every 4 KB allocated (2-8 KB measure alike),
+                # so the loader's garbage never pushes the code it keeps up through the heap.
+                before = gc.threshold()
+                gc.threshold(4096)
+                try:
+                    return _import(name)
+                finally:
+                    gc.threshold(before)
 
 
 def _gil_enabled():

@@ -21,13 +21,13 @@ def emitter(dev, kind, name, version, sampler=None):
     found = dev._emitters.get(key)
     if found is None:
         if kind == "tracer":
-            found = import_packed("litetel.tracing").Tracer
+            cls = import_packed("litetel.tracing").Tracer
             collect_garbage()  # what lasts goes to the lowest holes (accel.py)
-            found = found(dev, name, version, sampler)
+            found = cls(dev, name, version, sampler)
         else:
-            found = import_packed("litetel.logs").Logger
+            cls = import_packed("litetel.logs").Logger
             collect_garbage()
-            found = found(dev, name, version)
+            found = cls(dev, name, version)
         found = dev._emitters.setdefault(key, found)
     return found
 
