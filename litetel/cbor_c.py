@@ -12,6 +12,7 @@ import io
 
 import cbor2
 
+from litetel.codecs import Rows
 from litetel.errors import CodecError
 from litetel.msgpack_encoder import MAX_DEPTH
 
@@ -25,9 +26,15 @@ def encode(obj):
     # cbor2 would also encode bignums (as tags), sets, datetimes...: the data model stops where the twin's does.
     check_data_model(obj, encoding=True)
     try:
-        return cbor2.dumps(obj, canonical=True)
+        return cbor2.dumps(obj, canonical=True, default=_rows_as_list)
     except (TypeError, ValueError, OverflowError) as exc:
         raise CodecError("CBOR encode: %s" % exc)
+
+
+def _rows_as_list(encoder, obj):
+    if not isinstance(obj, Rows):
+        raise TypeError("cannot serialize type %s" % type(obj).__name__)
+    encoder.encode(list(obj))  # a table made as it is encoded (codecs.Rows): the C library takes a list
 
 
 def _refuse_tag(decoder):
@@ -61,7 +68,7 @@ def check_data_model(obj, encoding=False, depth=0):
     """Raise ``CodecError`` unless ``obj`` is within the codec data model (types, int range, depth).
 
     A decoded value holds lists, bytes and ints from -2**64 (CBOR's widest); a value to encode may also hold
-    tuples and bytes-likes, and ints from -2**63 (msgpack's widest).
+    tuples, ``codecs.Rows`` and bytes-likes, and ints from -2**63 (msgpack's widest).
 
     >>> check_data_model({"a": [1, 2.5, b"x"]})
     >>> check_data_model([{1, 2}])
@@ -77,7 +84,7 @@ def check_data_model(obj, encoding=False, depth=0):
         raise CodecError("int %d does not fit in 64 bits" % obj)
     if depth >= MAX_DEPTH:
         raise CodecError("nesting deeper than %d" % MAX_DEPTH)
-    if isinstance(obj, list) or (encoding and isinstance(obj, tuple)):
+    if isinstance(obj, list) or (encoding and isinstance(obj, (tuple, Rows))):
         for item in obj:
             check_data_model(item, encoding, depth + 1)
         return

@@ -24,6 +24,24 @@ NAMES = {"msgpack": MSGPACK, "cbor": CBOR}
 _chosen = {}  # codec id -> (implementation name, encode, decode), filled on the codec's first use
 
 
+class Rows:
+    """``[make(x) for x in items]`` made one row at a time as a pure encoder writes it: it encodes as an array.
+
+    A frame's dictionary tables are the largest temporary of ``Device.collect()``; on a small MicroPython heap
+    a row at a time, not the whole table, is what must fit. The C libraries get it as a list.
+    """
+
+    def __init__(self, make, items):
+        self._make = make
+        self._items = items
+
+    def __len__(self):
+        return len(self._items)
+
+    def __iter__(self):
+        return map(self._make, self._items)
+
+
 def _msgpack_pure_decode(data):
     from litetel.msgpack_pure import unpackb
 
@@ -88,7 +106,7 @@ def encode(codec_id, obj):
 
 
 def encode_into(codec_id, obj, out):
-    """Append the encoding of ``obj`` to the bytearray ``out`` (the pure encoders write into it: no copy).
+    """Append the encoding of ``obj`` to the bytearray ``out`` (the pure encoders write into it).
 
     >>> encode_into(MSGPACK, [1], bytearray(b"x"))
     bytearray(b'x\\x91\\x01')

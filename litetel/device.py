@@ -224,14 +224,14 @@ class Device:
             return payload(self, points, end_ticks)
         if not points:
             return None
-        return [self.dictionary.delta(), points]
+        return [self.dictionary.delta(rows=True), points]
 
     def dictionary_refresh_frame(self):
         """A ``DICT_REFRESH`` frame holding the whole dictionary (wire format §3), for the uploader."""
         from litetel.frame import FLAG_DICT_REFRESH, encode_frame
 
-        return encode_frame([self.dictionary.refresh(), []], self.codec, self.compression, self.device_hash,
-                            self.epoch, 0, 0, 0, FLAG_DICT_REFRESH)
+        return encode_frame([self.dictionary.refresh(rows=True), []], self.codec, self.compression,
+                            self.device_hash, self.epoch, 0, 0, 0, FLAG_DICT_REFRESH)
 
     def uses_wall_clock(self):
         """True when frames are stamped with the wall clock (it is set), False when with ticks."""

@@ -17,6 +17,8 @@ MicroPython only: on CPython they always travel inline (see ``attrs``).
     (['service.name', 'cpu'], [0, 'demo'])
 """
 
+from array import array
+
 from litetel.accel import MICROPYTHON, new_lock
 from litetel.errors import InstrumentError
 
@@ -174,29 +176,30 @@ class Dictionary:
                 out.append(v)
         return out
 
-    def delta(self):
+    def delta(self, rows=False):
         """Entries added since the previous ``delta()`` (the resource the first time), or ``None``.
 
         Marks them sent: a frame that never reaches the gateway makes it answer ``need_dict`` later, and
-        the uploader then sends ``refresh()``.
+        the uploader then sends ``refresh()``. With ``rows`` the instrument and series tables are
+        ``codecs.Rows``, made an entry at a time as the frame is encoded (what a device sends).
         """
-        out = self._tables(self._sent, not self._resource_sent)
+        out = self._tables(self._sent, not self._resource_sent, rows)
         if out is None:
             return None
         self._sent = (out[0] + len(out[1]), out[2] + len(out[3]), out[4] + len(out[5]), out[6] + len(out[7]))
         self._resource_sent = True
         return out
 
-    def refresh(self):
-        """The whole dictionary: every base 0, resource included."""
-        return self._tables((0, 0, 0, 0), True)
+    def refresh(self, rows=False):
+        """The whole dictionary: every base 0, resource included (``rows`` as for ``delta``)."""
+        return self._tables((0, 0, 0, 0), True, rows)
 
-    def _tables(self, bases, with_resource):
+    def _tables(self, bases, with_resource, rows):
         str_base, scope_base, inst_base, series_base = bases
         # Read the tables newest-first (series, instruments, scopes, strings): an entry's strings, scope
         # and instrument are always added before it, so every entry sent refers to entries also sent.
         n_series = self.series_count
-        series = self._series_entries(series_base, n_series)
+        series = self._series_entries(series_base, n_series, rows)
         insts = self.instruments[inst_base:]
         scopes = self.scopes[scope_base:]
         resource = self.attrs(self._resource) if with_resource else None
@@ -206,7 +209,7 @@ class Dictionary:
         return [
             str_base, strings,
             scope_base, [list(s) for s in scopes],
-            inst_base, [self._instrument_entry(i) for i in insts],
+            inst_base, _table(self._instrument_entry, insts, rows),
             series_base, series,
             resource,
         ]  # fmt: skip
@@ -222,19 +225,32 @@ class Dictionary:
             None if bounds is None else [float(b) for b in bounds],
         ]
 
-    def _series_entries(self, first, end):
+    def _series_entries(self, first, end, rows):
         if first >= end:
             return []
-        found = []
+        # Series ids are dense: slot j holds series first + j, its instrument's id and its key (the
+        # instrument's own tuple), filled instrument by instrument. No (id, instrument, key) tuple a series.
+        inst_ids = array("I", [0] * (end - first))
+        keys = [None] * (end - first)
         for inst in self.instruments[:]:
             for gid, key in inst._series_since(first):
                 if gid < end:
-                    found.append((gid, inst.id, key))
-        if len(found) != end - first:
-            raise InstrumentError("dictionary: series %d..%d incomplete (%d found)" % (first, end, len(found)))
-        found.sort(key=_first)
-        return [[inst_id, self.attrs(key)] for _, inst_id, key in found]
+                    inst_ids[gid - first] = inst.id
+                    keys[gid - first] = key
+        missing = keys.count(None)  # a key is a tuple, () without attributes: None only where none was found
+        if missing:
+            raise InstrumentError("dictionary: series %d..%d incomplete (%d found)" % (first, end, len(keys) - missing))
+
+        def entry(j):
+            return [inst_ids[j], self.attrs(keys[j])]
+
+        return _table(entry, range(end - first), rows)
 
 
-def _first(entry):
-    return entry[0]
+def _table(make, items, rows):
+    # [make(x) for x in items], or made as it is encoded (codecs.Rows)
+    if rows:
+        from litetel.codecs import Rows
+
+        return Rows(make, items)
+    return [make(x) for x in items]

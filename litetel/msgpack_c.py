@@ -10,6 +10,7 @@ Imported by ``litetel.codecs`` on the first msgpack encode or decode when ``acce
 
 import msgpack
 
+from litetel.codecs import Rows
 from litetel.errors import CodecError
 
 
@@ -17,10 +18,16 @@ def _refuse_ext(code, data):
     raise CodecError("msgpack extension type %d is not supported" % code)
 
 
+def _rows_as_list(obj):
+    if isinstance(obj, Rows):  # a table made as it is encoded (codecs.Rows): the C library takes a list
+        return list(obj)
+    raise TypeError("can not serialize %r object" % type(obj).__name__)
+
+
 def encode(obj):
     """msgpack bytes of ``obj``; ``CodecError`` for a value outside the data model."""
     try:
-        return msgpack.packb(obj, use_bin_type=True)
+        return msgpack.packb(obj, use_bin_type=True, default=_rows_as_list)
     except (TypeError, ValueError, OverflowError) as exc:  # unsupported type, int too large, too deep
         raise CodecError("msgpack encode: %s" % exc)
 

@@ -2,8 +2,8 @@
 
 A device only encodes: this module is all it loads for msgpack (the decoder in ``msgpack_pure`` stays on the
 platform side: tests, ``litetel inspect``, the CPython fallback). Covers None, bool, int (-2**63 .. 2**64-1),
-float, str, bytes, list/tuple and dict, always in the smallest encoding (fixint, fixstr, fixarray, ...).
-Floats that survive a float32 round trip exactly are sent as float32 (5 bytes instead of 9).
+float, str, bytes, list/tuple (and ``codecs.Rows``) and dict, always in the smallest encoding (fixint, fixstr,
+fixarray, ...). Floats that survive a float32 round trip exactly are sent as float32 (5 bytes instead of 9).
 
     >>> from litetel import msgpack_encoder
     >>> msgpack_encoder.packb([1, -2, "a", None, {"k": b"v"}])
@@ -12,6 +12,7 @@ Floats that survive a float32 round trip exactly are sent as float32 (5 bytes in
 
 import struct
 
+from litetel.codecs import Rows
 from litetel.errors import CodecError
 
 MAX_DEPTH = 32
@@ -72,7 +73,7 @@ class Writer:
         elif isinstance(obj, bytes) or isinstance(obj, bytearray) or isinstance(obj, memoryview):
             self.head(BIN, len(obj))
             out.extend(obj)
-        elif isinstance(obj, list) or isinstance(obj, tuple):
+        elif isinstance(obj, list) or isinstance(obj, tuple) or isinstance(obj, Rows):
             self.enter(depth)
             self.head(ARRAY, len(obj))
             for item in obj:

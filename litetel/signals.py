@@ -61,7 +61,7 @@ def payload(dev, points, end_ticks=None):
     logs = _take(dev, "logs", end_ticks)
     if not (points or spans or logs):
         return None
-    out = [dev.dictionary.delta(), points, spans, logs]
+    out = [dev.dictionary.delta(rows=True), points, spans, logs]
     exemplars = []
     in_frame = set(points[0::2])
     for inst in dev.dictionary.instruments[:]:

@@ -1,7 +1,7 @@
-# heapsize: 124K
-# (64K is the goal; the precompiled core with 3 metric series, one tracer and one logger passes from 123K on
-# (126K before the heap-layout measures of accel.py, which the tracer and logger also load by; 125K before this script also recorded under a heap lock;
-# 129K before collect() made its frame buffer before the payload). The first tracer adds 10.7 KB of heap (its
+# heapsize: 130K
+# (64K is the goal; the precompiled core with 3 metric series, one tracer and one logger passes from 129K on
+# the 64-bit port, 88K on a 32-bit one. It passed from 123K before codecs.Rows: 0.9 KB more code moved where
+# the strings table's 512-byte growth lands, late in the script. The first tracer adds 10.7 KB of heap (its
 # modules, the tracer, the drop counter), the first logger 3.7 KB, spans and records only what the buffers
 # hold; its modules' names take MicroPython's interned-name pool past 620 entries, so a 7 KB pool block is
 # allocated when the tracer is made: where it lands decides most of the rest.)
@@ -18,7 +18,7 @@ import litetel
 
 ring = litetel.RingBuffer(capacity=4096)  # first: a contiguous block is easiest to find before the imports
 
-from litetel import frame
+from litetel import frame, frame_parse, msgpack_pure  # noqa: F401 (the test's own decoder, loaded first)
 Device = litetel.Device
 
 dev = Device("mp-tracing", max_spans=4, max_logs=3, buffer=ring)
