@@ -4,14 +4,13 @@ Like msgpack-python's C-extension/fallback switch, each codec has two implementa
 per process: the C library (``msgpack_c``, ``cbor_c``) when ``accel.ENABLED`` and it imports, else the pure
 twin (``msgpack_encoder``/``msgpack_pure``, ``cbor_encoder``/``cbor_pure``). The choice is made on the codec's
 first use, not at import: ``import litetel`` loads no C library, and a device that only encodes loads only the
-encoder of the codec it sends (a pure decoder loads on the first decode). Both implementations produce the
-same data model and read each other's bytes; ``IMPLEMENTATION`` says which is in use. Every decode failure is
-a ``CodecError``.
+encoder of the codec it sends. Decoding is the reading side's (``decoding.decode``: a device never loads it; a
+pure decoder loads on the first decode). Both implementations produce the same data model and read each
+other's bytes; ``IMPLEMENTATION`` says which is in use.
 
     >>> from litetel import codecs
-    >>> data = codecs.encode(codecs.MSGPACK, [None, [0, 5]])
-    >>> codecs.decode(codecs.MSGPACK, data)
-    [None, [0, 5]]
+    >>> codecs.encode(codecs.MSGPACK, [None, [0, 5]])
+    b'\\x92\\xc0\\x92\\x00\\x05'
 """
 
 from litetel import accel
@@ -21,7 +20,7 @@ MSGPACK = 0
 CBOR = 1
 NAMES = {"msgpack": MSGPACK, "cbor": CBOR}
 
-_chosen = {}  # codec id -> (implementation name, encode, decode), filled on the codec's first use
+_chosen = {}  # codec id -> (implementation name, encode, decode or None), filled on the codec's first use
 
 
 class Rows:
@@ -42,18 +41,6 @@ class Rows:
         return map(self._make, self._items)
 
 
-def _msgpack_pure_decode(data):
-    from litetel.msgpack_pure import unpackb
-
-    return unpackb(data)
-
-
-def _cbor_pure_decode(data):
-    from litetel.cbor_pure import loads
-
-    return loads(data)
-
-
 def _choose(codec_id):
     if codec_id == MSGPACK:
         if accel.ENABLED:
@@ -65,7 +52,7 @@ def _choose(codec_id):
                 pass
         from litetel.msgpack_encoder import packb
 
-        return ("pure", packb, _msgpack_pure_decode)
+        return ("pure", packb, None)
     if codec_id == CBOR:
         if accel.ENABLED:
             try:
@@ -76,12 +63,13 @@ def _choose(codec_id):
                 pass
         from litetel.cbor_encoder import dumps
 
-        return ("pure", dumps, _cbor_pure_decode)
+        return ("pure", dumps, None)
     raise CodecError("unknown codec id %r" % (codec_id,))
 
 
 def implementation(codec_id):
-    """``(name, encode, decode)`` of codec ``codec_id``, chosen on first use; name is ``"c"`` or ``"pure"``."""
+    """``(name, encode, decode)`` of codec ``codec_id``, chosen on first use; name is ``"c"`` or ``"pure"``.
+    ``decode`` is None for a pure twin: ``decoding.decode`` imports its decoder."""
     try:
         return _chosen[codec_id]
     except (KeyError, TypeError):  # TypeError: an unhashable id, refused by _choose
@@ -116,12 +104,3 @@ def encode_into(codec_id, obj, out):
         return encode(obj, out)
     out.extend(encode(obj))
     return out
-
-
-def decode(codec_id, data):
-    """Decode the single value in ``data``; ``CodecError`` for an unknown codec or bytes that do not decode.
-
-    >>> decode(MSGPACK, b'\\x92\\x01\\xc0')
-    [1, None]
-    """
-    return implementation(codec_id)[2](data)

@@ -8,14 +8,11 @@
 The zstd and deflate code is imported when that compression is first asked about, never at import: a device
 sending uncompressed frames never loads it, and ``import litetel`` loads no C library.
 
-``decompress`` is bounded: it never produces (or allocates for) more than ``max_size`` + a little, whatever
-the compressed bytes claim, and raises ``CodecError("... exceeds ...")`` beyond it: a 10 KB decompression
-bomb costs nothing.
+Decompressing, bounded against bombs, is the reading side's: ``decoding.decompress`` (a device never loads it).
 
     >>> from litetel import compression
     >>> comp = compression.best_available()
-    >>> blob = compression.compress(comp, b"abc" * 100)
-    >>> compression.decompress(comp, blob, max_size=1000) == b"abc" * 100
+    >>> len(compression.compress(comp, b"abc" * 100)) < 300
     True
 """
 
@@ -57,7 +54,8 @@ def _load(comp_id):
     return None
 
 
-def _backend(comp_id):
+def backend(comp_id):
+    """The module compressing (and decompressing) ``comp_id`` here, or None (loaded on first use)."""
     try:
         return _backends[comp_id]
     except (KeyError, TypeError):
@@ -67,7 +65,8 @@ def _backend(comp_id):
         return found
 
 
-def _unavailable(comp_id):
+def unavailable(comp_id):
+    """The ``CodecError`` for a compression id unknown or unavailable here."""
     return CodecError("compression id %r is unknown or unavailable here" % (comp_id,))
 
 
@@ -82,7 +81,7 @@ def can_compress(comp_id):
         return True
     if comp_id == DEFLATE and not _deflate_writes():
         return False
-    return _backend(comp_id) is not None
+    return backend(comp_id) is not None
 
 
 def _deflate_writes():
@@ -97,11 +96,6 @@ def _deflate_writes():
         except ImportError:
             return False
         return hasattr(deflate.DeflateIO, "write")
-
-
-def can_decompress(comp_id):
-    """True when ``decompress`` handles ``comp_id`` here (MicroPython may inflate without deflating)."""
-    return comp_id == NONE or _backend(comp_id) is not None
 
 
 def best_available():
@@ -123,23 +117,5 @@ def compress(comp_id, data):
     if comp_id == NONE:
         return bytes(data)
     if not can_compress(comp_id):
-        raise _unavailable(comp_id)
+        raise unavailable(comp_id)
     return _backends[comp_id].compress(data)
-
-
-def decompress(comp_id, data, max_size):
-    """Decompress ``data``; ``CodecError`` when corrupt, unknown/unavailable, or larger than ``max_size`` bytes.
-
-    >>> decompress(NONE, b"abcd", max_size=3)
-    Traceback (most recent call last):
-    ...
-    litetel.errors.CodecError: uncompressed payload exceeds the limit of 3 bytes when decompressed
-    """
-    if comp_id == NONE:
-        if len(data) > max_size:
-            raise exceeds("uncompressed", max_size)
-        return bytes(data)
-    backend = _backend(comp_id)
-    if backend is None:
-        raise _unavailable(comp_id)
-    return backend.decompress(data, max_size)

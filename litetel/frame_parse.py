@@ -11,8 +11,7 @@ works as before): a device only writes frames, and on MicroPython every function
 import binascii
 import struct
 
-from litetel import codecs as _codecs
-from litetel import compression as _compression
+from litetel import decoding
 from litetel.errors import FrameError
 from litetel.frame import (
     _CODECS,
@@ -113,4 +112,4 @@ def iter_frames(buf):
 
 def decode_payload(header, payload, max_size=1 << 20):
     """Decompress (at most ``max_size`` bytes) and decode a frame's payload; ``CodecError`` on failure."""
-    return _codecs.decode(header.codec, _compression.decompress(header.compression, payload, max_size))
+    return decoding.decode(header.codec, decoding.decompress(header.compression, payload, max_size))

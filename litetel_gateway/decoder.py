@@ -16,7 +16,7 @@ import struct
 import cbor2
 import msgpack
 
-from litetel import compression
+from litetel import compression, decoding
 from litetel import frame as wire
 from litetel.errors import CodecError, FrameError
 from litetel_gateway.payload_schema import (  # noqa: F401 (re-exported: the decoder's public names)
@@ -137,7 +137,7 @@ def decode_elements(header, payload, limits):
         data = payload
     else:
         try:
-            data = compression.decompress(header.compression, payload, limits.max_frame_bytes)
+            data = decoding.decompress(header.compression, payload, limits.max_frame_bytes)
         except CodecError as exc:
             raise Reject("too_large" if "exceed" in str(exc) else "decompress", str(exc)) from None
     n = len(data)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from litetel import accel, cbor_c, codecs
+from litetel import accel, cbor_c, codecs, decoding
 from litetel.errors import CodecError
 
 BATCH = [None, [0, [1, -2, 3.25, "a"], 1, 2**64 - 1, 2, -(2**63), 3, [1, 2.5, b"\x00"]], {"k": True}]
@@ -32,7 +32,7 @@ def test_litetel_pure_selects_the_pure_twins():
 
 @pytest.mark.parametrize("codec_id", [codecs.MSGPACK, codecs.CBOR])
 def test_round_trip(codec_id):
-    assert codecs.decode(codec_id, codecs.encode(codec_id, BATCH)) == BATCH
+    assert decoding.decode(codec_id, codecs.encode(codec_id, BATCH)) == BATCH
 
 
 @pytest.mark.parametrize("codec_id", [2, -1, None, "msgpack"])
@@ -40,7 +40,7 @@ def test_unknown_codec_id(codec_id):
     with pytest.raises(CodecError, match="unknown codec"):
         codecs.encode(codec_id, 1)
     with pytest.raises(CodecError, match="unknown codec"):
-        codecs.decode(codec_id, b"\x01")
+        decoding.decode(codec_id, b"\x01")
 
 
 @pytest.mark.parametrize("codec_id", [codecs.MSGPACK, codecs.CBOR])
@@ -55,13 +55,13 @@ def test_c_path_decode_errors_are_codec_errors(codec_id):
     good = codecs.encode(codec_id, BATCH)
     for bad in (good[:-1], good + b"\x00", b"", "not bytes", None):
         with pytest.raises(CodecError):
-            codecs.decode(codec_id, bad)
+            decoding.decode(codec_id, bad)
 
 
 def test_cbor_c_path_refuses_semantic_tags_the_pure_twin_refuses():
     for tagged in (b"\xc1\x01", b"\xc2\x41\x05", b"\xd9\x01\x02\x80"):  # datetime, bignum, set
         with pytest.raises(CodecError):
-            codecs.decode(codecs.CBOR, tagged)
+            decoding.decode(codecs.CBOR, tagged)
 
 
 def test_check_data_model():

@@ -10,7 +10,7 @@ import zlib
 import pytest
 import zstandard
 
-from litetel import accel, compression
+from litetel import accel, compression, decoding
 from litetel.errors import CodecError
 
 GB = 1 << 30
@@ -40,10 +40,10 @@ def test_litetel_pure_prefers_deflate():
 @pytest.mark.parametrize("comp", ALL)
 def test_round_trip_and_exact_limit(comp):
     blob = compression.compress(comp, DATA)
-    assert compression.decompress(comp, blob, len(DATA)) == DATA
+    assert decoding.decompress(comp, blob, len(DATA)) == DATA
     with pytest.raises(CodecError, match="exceeds"):
-        compression.decompress(comp, blob, len(DATA) - 1)
-    assert compression.decompress(comp, compression.compress(comp, b""), 0) == b""
+        decoding.decompress(comp, blob, len(DATA) - 1)
+    assert decoding.decompress(comp, compression.compress(comp, b""), 0) == b""
 
 
 def test_zstd_is_level_3_single_frame_with_content_size():
@@ -61,7 +61,7 @@ def test_corrupt_truncated_or_trailing_data_is_a_codec_error(comp):
     blob = compression.compress(comp, DATA)
     for bad in (blob[:-3], blob[: len(blob) // 2], blob + b"x", b"", b"garbage!" * 4):
         with pytest.raises(CodecError):
-            compression.decompress(comp, bad, MB)
+            decoding.decompress(comp, bad, MB)
 
 
 @pytest.mark.parametrize("comp", [compression.ZSTD, compression.DEFLATE])
@@ -71,7 +71,7 @@ def test_bit_flips_never_raise_anything_but_codec_error(comp):
         flipped = bytearray(blob)
         flipped[bit // 8] ^= 1 << (bit % 8)
         try:
-            compression.decompress(comp, bytes(flipped), MB)
+            decoding.decompress(comp, bytes(flipped), MB)
         except CodecError:
             pass  # zstd without checksum may inflate a flipped literal: the frame CRC is what catches that
 
@@ -80,18 +80,18 @@ def test_zstd_streamed_frame_without_content_size():
     cobj = zstandard.ZstdCompressor(level=3).compressobj()
     blob = cobj.compress(DATA) + cobj.flush()
     assert zstandard.get_frame_parameters(blob).content_size == zstandard.CONTENTSIZE_UNKNOWN
-    assert compression.decompress(compression.ZSTD, blob, len(DATA)) == DATA
+    assert decoding.decompress(compression.ZSTD, blob, len(DATA)) == DATA
     with pytest.raises(CodecError, match="exceeds"):
-        compression.decompress(compression.ZSTD, blob, len(DATA) - 1)
+        decoding.decompress(compression.ZSTD, blob, len(DATA) - 1)
     with pytest.raises(CodecError):
-        compression.decompress(compression.ZSTD, blob[:-4], MB)
+        decoding.decompress(compression.ZSTD, blob[:-4], MB)
 
 
 def test_zstd_frame_claiming_a_huge_window_is_refused():
     cobj = zstandard.ZstdCompressor(level=22).compressobj()  # streamed at level 22: a 128 MB window
     blob = cobj.compress(DATA) + cobj.flush()
     with pytest.raises(CodecError, match="exceeds"):
-        compression.decompress(compression.ZSTD, blob, MB)
+        decoding.decompress(compression.ZSTD, blob, MB)
 
 
 @pytest.mark.parametrize("comp", [-1, 3, None])
@@ -99,7 +99,7 @@ def test_unknown_compression(comp):
     with pytest.raises(CodecError, match="unknown"):
         compression.compress(comp, DATA)
     with pytest.raises(CodecError, match="unknown"):
-        compression.decompress(comp, DATA, MB)
+        decoding.decompress(comp, DATA, MB)
 
 
 # ------------------------------------------------------------------------------------ decompression bombs
@@ -154,7 +154,7 @@ def test_bombs_are_refused_quickly_with_bounded_memory(bombs, name):
     try:
         started = time.perf_counter()
         with pytest.raises(CodecError):
-            compression.decompress(comp, blob, MB)
+            decoding.decompress(comp, blob, MB)
         elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:

@@ -6,7 +6,7 @@ row only when they reach it, and hold two at most (the one just written, still t
 
 import pytest
 
-from litetel import cbor_c, cbor_encoder, codecs, msgpack_c, msgpack_encoder
+from litetel import cbor_c, cbor_encoder, codecs, decoding, msgpack_c, msgpack_encoder
 from litetel.dictionary import Dictionary
 
 ROWS = [[0, "a", 1.5], [1, "b", None], [2, [3, 4], True]]
@@ -87,5 +87,5 @@ def test_dictionary_rows_tables_carry_what_the_list_tables_do(codec_id):
     first, first_rows = lists.delta(), rows.delta(rows=True)
     assert [type(t).__name__ for t in first_rows[5:8:2]] == ["Rows", "Rows"]
     assert codecs.encode(codec_id, first_rows) == codecs.encode(codec_id, first)
-    assert codecs.decode(codec_id, codecs.encode(codec_id, rows.refresh(rows=True))) == lists.refresh()
+    assert decoding.decode(codec_id, codecs.encode(codec_id, rows.refresh(rows=True))) == lists.refresh()
     assert rows._sent == lists._sent and rows.delta(rows=True) is None and lists.delta() is None

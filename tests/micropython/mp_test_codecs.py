@@ -2,7 +2,7 @@
 # C libraries on CPython (embedded below), and decoders that fail only with CodecError.
 from mpcheck import check, check_eq, done, raises
 
-from litetel import cbor_pure, codecs, compression, msgpack_pure
+from litetel import cbor_pure, codecs, compression, decoding, msgpack_pure
 from litetel.errors import CodecError
 
 VALUES = [None, True, False, 0, 127, 128, -1, -32, -33, -128, -129, -32768, -32769, -(2 ** 31),
@@ -83,25 +83,25 @@ for _ in range(300):
 # litetel.codecs picks the pure twins here
 check_eq(codecs.IMPLEMENTATION["msgpack"], "pure", "msgpack implementation")
 check_eq(codecs.IMPLEMENTATION["cbor"], "pure", "cbor implementation")
-check_eq(codecs.decode(codecs.MSGPACK, codecs.encode(codecs.MSGPACK, ints_only)), ints_only, "codecs msgpack")
-check_eq(codecs.decode(codecs.CBOR, codecs.encode(codecs.CBOR, ints_only)), ints_only, "codecs cbor")
+check_eq(decoding.decode(codecs.MSGPACK, codecs.encode(codecs.MSGPACK, ints_only)), ints_only, "codecs msgpack")
+check_eq(decoding.decode(codecs.CBOR, codecs.encode(codecs.CBOR, ints_only)), ints_only, "codecs cbor")
 raises(CodecError, codecs.encode, 9, 1)
 
 # compression: deflate inflates with a bound; it deflates only when the firmware can
 text = b"litetel " * 200
-check_eq(compression.decompress(compression.DEFLATE, bytes.fromhex(ZLIB_C), len(text)), text, "inflate")
-e = raises(CodecError, compression.decompress, compression.DEFLATE, bytes.fromhex(ZLIB_C), len(text) - 1)
+check_eq(decoding.decompress(compression.DEFLATE, bytes.fromhex(ZLIB_C), len(text)), text, "inflate")
+e = raises(CodecError, decoding.decompress, compression.DEFLATE, bytes.fromhex(ZLIB_C), len(text) - 1)
 check("exceeds" in str(e), "inflate over the bound says exceeds")
-raises(CodecError, compression.decompress, compression.DEFLATE, bytes.fromhex(ZLIB_C)[:-9], 4096)
-raises(CodecError, compression.decompress, compression.DEFLATE, b"garbage!", 4096)
+raises(CodecError, decoding.decompress, compression.DEFLATE, bytes.fromhex(ZLIB_C)[:-9], 4096)
+raises(CodecError, decoding.decompress, compression.DEFLATE, b"garbage!", 4096)
 check(compression.ZSTD not in compression.available(), "no zstd on MicroPython")
 if compression.DEFLATE in compression.available():
     blob = compression.compress(compression.DEFLATE, text)
-    check_eq(compression.decompress(compression.DEFLATE, blob, len(text)), text, "deflate round trip")
+    check_eq(decoding.decompress(compression.DEFLATE, blob, len(text)), text, "deflate round trip")
     check_eq(compression.best_available(), compression.DEFLATE, "best is deflate")
 else:
     raises(CodecError, compression.compress, compression.DEFLATE, text)
     check_eq(compression.best_available(), compression.NONE, "best is none without deflate compression")
-check_eq(compression.decompress(compression.NONE, b"abc", 3), b"abc", "none")
-raises(CodecError, compression.decompress, compression.NONE, b"abcd", 3)
+check_eq(decoding.decompress(compression.NONE, b"abc", 3), b"abc", "none")
+raises(CodecError, decoding.decompress, compression.NONE, b"abcd", 3)
 done()
