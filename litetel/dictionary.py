@@ -52,6 +52,16 @@ def _attr_value(k, v):
     raise InstrumentError("attribute %r: value must be str, int, float or bool, not %s" % (k, t.__name__))
 
 
+def check_utf8(s):
+    """``InstrumentError`` unless ``s`` encodes as UTF-8, as every string in a frame must. On CPython a str may
+    hold a lone surrogate (``"\\ud800"``), which does not; MicroPython's str is UTF-8 already."""
+    if not MICROPYTHON:
+        try:
+            s.encode("utf-8")
+        except UnicodeError:
+            raise InstrumentError("%r is not encodable as UTF-8, so no frame could carry it" % (s,))
+
+
 def canonical_key(attrs):
     """The series key of an attribute dict: a flat tuple ``(k1, v1, k2, v2, ...)`` sorted by key.
 
@@ -95,16 +105,26 @@ class Dictionary:
         self._sent = (0, 0, 0, 0)  # table sizes the previous deltas covered
         self._resource_sent = False
         self._resource = canonical_key(resource)
+        if not MICROPYTHON:  # string values travel inline on CPython (attrs()): checked here, not by sid()
+            for v in self._resource[1::2]:
+                if v.__class__ is str:
+                    check_utf8(v)
         self._intern_key(self._resource)
 
     # ----------------------------------------------------------------------------------- growing
 
     def sid(self, s):
-        """The id of string ``s`` in the string table, added when new."""
-        return self._intern(self.strings, self._sids, s)
+        """The id of string ``s`` in the string table, added when new (``InstrumentError`` when ``s`` is not
+        encodable as UTF-8: refused where it enters, not by every frame after)."""
+        i = self._sids.get(s)
+        if i is None:
+            check_utf8(s)
+            i = self._intern(self.strings, self._sids, s)
+        return i
 
     def add_scope(self, name, version=""):
         """The id of instrumentation scope ``(name, version)``, added when new."""
+        check_utf8(version)  # before the name is interned: a refused scope adds nothing
         return self._intern(self.scopes, self._scope_ids, (self.sid(name), self.sid(version)))
 
     def _intern(self, table, ids, entry):
@@ -124,6 +144,8 @@ class Dictionary:
 
     def add_instrument(self, inst):
         """Register an instrument (its strings first, so any delta holding it holds them); its id."""
+        check_utf8(inst.unit)  # all checked before any is interned: a refused instrument adds nothing
+        check_utf8(inst.description)
         self.sid(inst.name)
         self.sid(inst.unit)
         self.sid(inst.description)

@@ -12,7 +12,7 @@ id) when there is one. Records wait in the device's bounded log buffer and trave
 """
 
 from litetel.clock import ticks_us
-from litetel.signal_buffer import wire_attrs
+from litetel.signal_buffer import wire_attrs, wire_text
 from litetel.signals import signal_buffer
 from litetel.trace_context import current_span
 
@@ -81,6 +81,8 @@ def encode_log(record, dictionary, end_ticks):
     scope_id, t, severity, body, attrs, span = record
     if body is not None and body.__class__ not in (str, int, float, bool):
         body = str(body)
+    if body.__class__ is str:
+        body = wire_text(body)
     if span is None:
         trace_id = span_id = None
         flags = 0

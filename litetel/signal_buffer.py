@@ -9,7 +9,7 @@ most ``max_items`` per interval: past that an item is dropped and counted, so a 
     entries = buf.collect(dev.dictionary, end_ticks)        # [] when nothing was added
 """
 
-from litetel.accel import new_lock
+from litetel.accel import MICROPYTHON, new_lock
 
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
@@ -55,11 +55,23 @@ class SignalBuffer:
         return [encode(item, dictionary, end_ticks) for item in items]
 
 
+def wire_text(s):
+    """``s`` as a frame can carry it: itself, or (CPython) with what UTF-8 cannot encode, a lone surrogate,
+    replaced by U+FFFD. A span or log record never raises for its text, nor costs its frame for it."""
+    if MICROPYTHON or s.isascii():  # MicroPython's str is UTF-8 already
+        return s
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeError:  # UTF-16 keeps a surrogate pair whole and turns a lone one into U+FFFD
+        return s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def wire_attrs(attrs, dictionary):
     """An attribute dict as the wire's flat ``[key_sid * 4 + type, value, ...]`` (wire format §2.4):
     keys through the string table, string values inline (a str, not a sid: values of spans and logs are
     too varied to intern for the whole epoch). ``None`` values and non-str keys are skipped; other types
-    are sent as their ``str()``.
+    are sent as their ``str()``; text goes through ``wire_text``.
     """
     out = []
     if not attrs:
@@ -72,9 +84,11 @@ def wire_attrs(attrs, dictionary):
         n += 1
         if n > MAX_ATTRIBUTES:
             break
+        k = wire_text(k)
         t = v.__class__
         if t is str:
             out.append(sid(k) * 4)
+            v = wire_text(v)
         elif t is bool:
             out.append(sid(k) * 4 + 3)
         elif t is int and _INT64_MIN <= v <= _INT64_MAX:
@@ -85,7 +99,7 @@ def wire_attrs(attrs, dictionary):
             v = float(v) if not _INT64_MIN <= v <= _INT64_MAX else int(v)
             out.append(sid(k) * 4 + (2 if v.__class__ is float else 1))
         else:
-            v = str(v)
+            v = wire_text(str(v))
             out.append(sid(k) * 4)
         out.append(v)
     return out

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from litetel.device import Device
 from litetel.errors import InstrumentError
 from litetel.histogram import DEFAULT_BOUNDARIES
 from litetel.instruments import _LMAX
@@ -385,6 +386,32 @@ def test_unknown_keyword_arguments_are_type_errors(rec):
         c.add(1, attributes={"a": 1})
     with pytest.raises(TypeError):
         c.bind({}).add(1, {"a": 1})
+
+
+LONE = "\ud800"  # a str CPython holds but UTF-8 cannot encode: no frame could carry it
+
+
+@pytest.mark.parametrize("make", [
+    lambda dev: dev.meter("m" + LONE),
+    lambda dev: dev.meter("m2", version=LONE),
+    lambda dev: dev.meter("test").counter("c3", unit=LONE),
+    lambda dev: dev.meter("test").gauge("g3", description="d" + LONE),
+    lambda dev: dev.tracer("t" + LONE),
+    lambda dev: dev.logger("l", version=LONE),
+    lambda dev: Device("d2", resource={"k": "v" + LONE}),
+    lambda dev: Device("d3", resource={"k" + LONE: "v"}),
+], ids=["meter", "meter-version", "unit", "description", "tracer", "logger-version", "resource-value",
+        "resource-key"])
+def test_text_no_frame_could_carry_is_refused_where_it_enters_and_adds_nothing(rec, make):
+    c = rec.meter.counter("c")
+    c.add(1)
+    assert rec.points() == {("c", ()): 1}
+    strings = list(rec.dev.dictionary.strings)
+    with pytest.raises(InstrumentError, match="not encodable as UTF-8"):
+        make(rec.dev)
+    assert rec.dev.dictionary.strings == strings and [m.name for m in rec.dev._meters.values()] == ["test"]
+    c.add(2)
+    assert rec.points() == {("c", ()): 2}  # and every frame after goes out as before
 
 
 def test_bad_unit_and_description(rec):

@@ -170,6 +170,28 @@ def test_payload_carries_spans_and_logs_with_dictionary_strings():
     assert dev.collect() is None  # nothing since
 
 
+def test_text_utf8_cannot_encode_costs_neither_the_record_nor_its_frame():
+    # A lone surrogate (CPython) in a span's name, attributes, event or status, or a log's body or attributes:
+    # the API never raises for it, and the frame goes out with U+FFFD in its place (a surrogate pair is kept).
+    lone = "\ud800"
+    dev = Device("t-utf8")
+    tracer, log = dev.tracer("app"), dev.logger("app")
+    dev.meter("m").counter("c").add(1)
+    with tracer.span("s" + lone, {"a" + lone: "x" + lone, "pair": "\ud83d\ude00"}) as span:
+        span.add_event("e" + lone)
+        span.set_status_error("oops " + lone)
+    log.warning("bad " + lone, {"k": lone})
+    _delta, points, spans, logs = payload_of(dev)
+    strings = dev.dictionary.strings
+    ((_, _, _, _, name, _, _, _, attrs, events, _, msg, _),) = spans
+    assert (strings[name], strings[events[0][0]], msg) == ("s\ufffd", "e\ufffd", "oops \ufffd")
+    assert {strings[attrs[i] >> 2]: attrs[i + 1] for i in range(0, len(attrs), 2)} == {
+        "a\ufffd": "x\ufffd", "pair": "\U0001f600"}
+    ((_, _, _, body, log_attrs, _, _, _),) = logs
+    assert (body, log_attrs[1]) == ("bad \ufffd", "\ufffd")
+    assert len(points) == 2
+
+
 def test_logger_level_and_severities():
     dev = Device("t-level")
     log = dev.logger("app")
