@@ -62,6 +62,15 @@ def check_utf8(s):
             raise InstrumentError("%r is not encodable as UTF-8, so no frame could carry it" % (s,))
 
 
+def check_key_text(key):
+    """``check_utf8`` of every str of canonical ``key``, its attribute keys and values: before its series is
+    made (the hot path's ``canonical_key`` does not pay for it)."""
+    if not MICROPYTHON:
+        for s in key:
+            if s.__class__ is str and not s.isascii():
+                check_utf8(s)
+
+
 def canonical_key(attrs):
     """The series key of an attribute dict: a flat tuple ``(k1, v1, k2, v2, ...)`` sorted by key.
 

@@ -22,7 +22,7 @@ everything else takes the instrument's lock.
 from array import array
 
 from litetel.accel import ATOMIC_COUNT, MICROPYTHON, collect_garbage, new_lock
-from litetel.dictionary import canonical_key
+from litetel.dictionary import canonical_key, check_key_text
 from litetel.errors import InstrumentError
 
 if not MICROPYTHON:
@@ -151,6 +151,7 @@ class _Instrument:
                     key = OVERFLOW_KEY
                     handle = index.get(key)
                 if handle is None:
+                    check_key_text(key)  # before anything is made: a key no frame could carry adds nothing
                     collect_garbage()  # MicroPython: what lasts goes to the lowest holes (accel.py)
                     local = len(self._gids)
                     if local == len(self._dirty):

@@ -400,8 +400,11 @@ LONE = "\ud800"  # a str CPython holds but UTF-8 cannot encode: no frame could c
     lambda dev: dev.logger("l", version=LONE),
     lambda dev: Device("d2", resource={"k": "v" + LONE}),
     lambda dev: Device("d3", resource={"k" + LONE: "v"}),
+    lambda dev: dev.meter("test").counter("c").add(1, {"k" + LONE: 1}),
+    lambda dev: dev.meter("test").counter("c").bind({"k": "v" + LONE}),
+    lambda dev: dev.meter("test").counter("c").add(1, {"a": 1, "k" + LONE: 1}),  # "a" is not interned first
 ], ids=["meter", "meter-version", "unit", "description", "tracer", "logger-version", "resource-value",
-        "resource-key"])
+        "resource-key", "attribute-key", "attribute-value", "second-attribute-key"])
 def test_text_no_frame_could_carry_is_refused_where_it_enters_and_adds_nothing(rec, make):
     c = rec.meter.counter("c")
     c.add(1)
@@ -410,6 +413,8 @@ def test_text_no_frame_could_carry_is_refused_where_it_enters_and_adds_nothing(r
     with pytest.raises(InstrumentError, match="not encodable as UTF-8"):
         make(rec.dev)
     assert rec.dev.dictionary.strings == strings and [m.name for m in rec.dev._meters.values()] == ["test"]
+    insts = rec.dev.dictionary.instruments
+    assert [len(i._index) for i in insts] == [i.series_count for i in insts] == [1]  # no half-made series
     c.add(2)
     assert rec.points() == {("c", ()): 2}  # and every frame after goes out as before
 
