@@ -114,6 +114,7 @@ class Device:
         self._uploader = None
         self._runner = None
         self._drop_reasons = {}  # reason -> series of litetel.device.frames.dropped, made with its first drop
+        self._failed_collects = 0  # collect() calls that raised after taking their interval, not yet counted
         lost = getattr(self.buffer, "corrupt", 0)  # frames a file buffer found lost when it was opened
         if lost:
             self.count_drop("corrupt", lost)
@@ -158,7 +159,20 @@ class Device:
         lock = self._lock
         lock.acquire()
         try:
-            frame = self._append_frame()
+            failed = self._failed_collects
+            if failed:  # counted now, not when they failed: that could need the heap that ran out
+                self.count_drop("collect_failed", failed)
+            sent = self.dictionary.mark()
+            try:
+                frame = self._append_frame()
+            except BaseException:
+                # Raised after the points were taken out of the instruments (on a small heap: a MemoryError
+                # while encoding): the interval went with the frame (the count above too), counted; its
+                # dictionary entries did not go, so the next delta carries them again.
+                self.dictionary.rewind(sent)
+                self._failed_collects = failed + 1
+                raise
+            self._failed_collects = 0
             if frame is not True:
                 return frame
             # MicroPython: the frame was written into a buffer that went with _append_frame's frame (a called

@@ -221,6 +221,14 @@ class Dictionary:
         self._resource_sent = True
         return out
 
+    def mark(self):
+        """What the deltas so far covered; ``rewind(mark)`` returns there when the frame carrying the deltas
+        since was lost on the device (``Device.collect`` raised): the next delta carries those entries again."""
+        return self._sent, self._resource_sent
+
+    def rewind(self, mark):
+        self._sent, self._resource_sent = mark
+
     def refresh(self, rows=False):
         """The whole dictionary: every base 0, resource included (``rows`` as for ``delta``)."""
         return self._tables((0, 0, 0, 0), True, rows)

@@ -162,6 +162,33 @@ def test_frames_a_file_buffer_lost_before_opening_are_counted_corrupt(tmp_path):
     assert got == {(DROPPED, (("reason", "corrupt"),)): 1}
 
 
+@pytest.mark.parametrize("error", [MemoryError, KeyboardInterrupt])
+def test_a_collect_that_raises_after_taking_its_interval_is_counted_by_the_next(monkeypatch, error):
+    # On a small heap encoding can run out of memory once the points are taken out of the instruments: that
+    # interval is lost with its frame, and counted (collect_failed) in the next frame, not when it failed.
+    dev = Device("d6f", compression="none")
+    c = dev.meter("m").counter("c")
+    replica = Replica()
+    c.add(1)
+    assert replica.apply(dev.collect()) == {("c", ()): 1}
+    real = frames.encode_frame
+
+    def fails(*args, **kwargs):
+        raise error("no heap for the frame")
+
+    monkeypatch.setattr(frames, "encode_frame", fails)
+    c.add(5)
+    with pytest.raises(error):
+        dev.collect()
+    with pytest.raises(error):  # and again: two intervals lost
+        c.add(7)
+        dev.collect()
+    monkeypatch.setattr(frames, "encode_frame", real)
+    c.add(2)
+    assert replica.apply(dev.collect()) == {("c", ()): 2, (DROPPED, (("reason", "collect_failed"),)): 2}
+    assert dev.collect() is None  # counted once
+
+
 def test_a_frame_too_large_for_the_buffer_is_counted():
     dev = Device("d7", buffer=RingBuffer(capacity=200), compression="none")
     g = dev.meter("m").gauge("g", max_series=100)
