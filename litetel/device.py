@@ -166,9 +166,10 @@ class Device:
             try:
                 frame = self._append_frame()
             except BaseException:
-                # Raised after the points were taken out of the instruments (on a small heap: a MemoryError
-                # while encoding): the interval went with the frame (the count above too), counted; its
-                # dictionary entries did not go, so the next delta carries them again.
+                # Raised once the points were being taken out of the instruments (on a small heap: a MemoryError
+                # while encoding): the interval went with the frame (the count above too), counted. Only the
+                # clock reads and two small lists come before the taking: one failing there counts an interval
+                # that the next frame still carries. The dictionary entries did not go: the next delta has them.
                 self.dictionary.rewind(sent)
                 self._failed_collects = failed + 1
                 raise
