@@ -72,6 +72,18 @@ def payload(dev, points, end_ticks=None):
     return out
 
 
+def drop_signals(dev, payload):
+    """Empty the spans and log records of ``payload`` (a frame too large with them), counting them dropped
+    (``litetel.device.spans.dropped`` / ``logs.dropped``, in the next frame) -> whether there were any."""
+    dropped = False
+    for i, signal in ((2, "spans"), (3, "logs")):
+        if payload[i]:
+            dev._signals[signal].dropped.add(len(payload[i]))
+            payload[i] = []
+            dropped = True
+    return dropped
+
+
 def _take(dev, signal, end_ticks):
     buf = dev._signals.get(signal)
     return [] if buf is None else buf.collect(dev.dictionary, end_ticks)

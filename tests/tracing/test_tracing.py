@@ -9,6 +9,7 @@ import pytest
 from litetel import frame, sampling
 from litetel.device import Device
 from litetel.logs import ERROR, FATAL, INFO, WARN
+from litetel.ring_buffer import RingBuffer
 from litetel.trace_context import current_span, format_traceparent, parse_traceparent
 from litetel.tracing import SERVER, STATUS_ERROR, STATUS_OK
 
@@ -190,6 +191,31 @@ def test_text_utf8_cannot_encode_costs_neither_the_record_nor_its_frame():
     ((_, _, _, body, log_attrs, _, _, _),) = logs
     assert (body, log_attrs[1]) == ("bad \ufffd", "\ufffd")
     assert len(points) == 2
+
+
+def test_records_too_large_for_the_buffer_cost_only_themselves():
+    # A frame too large for the ring buffer because of its spans or log records goes without them: the
+    # interval's metrics are kept, the records are counted dropped (in the next frame).
+    dev = Device("t-big", compression="none", buffer=RingBuffer(capacity=8192))
+    c = dev.meter("m").counter("c")
+    tracer, log = dev.tracer("app"), dev.logger("app")
+    c.add(1)
+    log.warning("x" * 20000)
+    with tracer.span("big", {"v": "y" * 20000}):
+        pass
+    log.info("small")
+    _delta, points, spans, logs = payload_of(dev)
+    assert (points[1], spans, logs) == (1, [], [])
+    c.add(2)
+    _delta, points, _, _ = payload_of(dev)
+    strings, series = dev.dictionary.strings, {}
+    for inst in dev.dictionary.instruments:
+        for gid, key in inst._series_since(0):
+            series[gid] = inst.name
+    assert {series[points[i]]: points[i + 1] for i in range(0, len(points), 2)} == {
+        "c": 2, "litetel.device.spans.dropped": 1, "litetel.device.logs.dropped": 2}
+    too_large = dev.meter("litetel").counter("litetel.device.frames.dropped", unit="{frame}")
+    assert too_large.series_count == 0 and "too_large" not in strings
 
 
 def test_logger_level_and_severities():
