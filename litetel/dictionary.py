@@ -227,6 +227,7 @@ class Dictionary:
         return self._sent, self._resource_sent
 
     def rewind(self, mark):
+        """Back to what ``mark()`` returned: the entries sent since go in the next delta again."""
         self._sent, self._resource_sent = mark
 
     def refresh(self, rows=False):
