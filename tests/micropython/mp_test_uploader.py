@@ -250,4 +250,30 @@ async def run_briefly():
 asyncio.run(run_briefly())
 check_eq(dev.interval_s, 30, "aio.run sets the collection interval")
 check_eq(dev.buffer.pending, 0, "aio.run flushed")
+
+# a tick that raises is reported and the task goes on (a dead task would end the device's telemetry unseen)
+dev, up, tr = setup(n=3)
+failures = []
+real_tick = dev.tick
+
+
+def flaky_tick(timeout_s):
+    if len(failures) < 2:
+        raise MemoryError("no heap for the frame")
+    return real_tick(timeout_s)
+
+
+dev.tick = flaky_tick
+
+
+async def run_through_failures():
+    try:
+        await asyncio.wait_for(aio.run(dev, tick_s=0.02, on_error=failures.append), 0.2)
+    except asyncio.TimeoutError:
+        pass
+
+
+asyncio.run(run_through_failures())
+check_eq(len(failures), 2, "both failing ticks reported")
+check_eq(dev.buffer.pending, 0, "the ticks after them flushed")
 done()

@@ -102,6 +102,35 @@ def test_a_failing_collect_does_not_end_the_thread(gateway):
     assert isinstance(runner.error, RuntimeError) and failures == [1]
 
 
+def test_a_failing_tick_does_not_end_the_aio_task(gateway, caplog):
+    dev = FakeDevice()
+    attach(dev, gateway.url)
+    seqs = dev.record(3)
+    real_tick, errors = dev.tick, []
+
+    def flaky_tick(timeout_s):
+        if len(errors) < 2:
+            raise MemoryError("no heap for the frame")
+        return real_tick(timeout_s)
+
+    dev.tick = flaky_tick
+
+    async def main(**kw):
+        task = asyncio.create_task(aio.run(dev, tick_s=0.02, **kw))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main(on_error=errors.append))
+    assert [type(e) for e in errors] == [MemoryError, MemoryError]
+    assert gateway.delivered == [(7, s) for s in seqs]  # the ticks after the failures flushed
+    errors.clear()
+    dev.tick = lambda timeout_s: errors.append(1) or 1 / 0  # the default reporter logs, and goes on too
+    asyncio.run(main())
+    assert len(errors) >= 2 and "a tick failed" in caplog.text and "ZeroDivisionError" in caplog.text
+
+
 def test_interval_must_be_positive():
     with pytest.raises(ValueError):
         background.start(FakeDevice(), interval_s=0)
