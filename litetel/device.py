@@ -303,14 +303,22 @@ class Device:
     def tick(self, timeout_s=0.5):
         """Call often from the application's loop: collects once ``interval_s`` has passed since the last
         collect ``tick()`` made (a manual ``collect()`` does not move that clock), then lets the uploader send
-        what is due, taking at most ``timeout_s``; -> frames acknowledged.
+        what is due, taking at most ``timeout_s``; -> frames acknowledged. A collect that raises does not hold
+        back the frames already buffered: they are sent first, then its exception is raised.
         """
         now = ticks_us()
+        failed = None
         if now - self._last_collect_ticks >= self.interval_s * 1000000:
-            self._last_collect_ticks = now
-            self.collect()
+            self._last_collect_ticks = now  # a failing collect is retried an interval later, not every tick
+            try:
+                self.collect()
+            except Exception as exc:  # noqa: BLE001 -- raised below, once the buffer had its chance to drain
+                failed = exc
         up = self.uploader
-        return 0 if up is None else up.tick(timeout_s)
+        acked = 0 if up is None else up.tick(timeout_s)
+        if failed is not None:
+            raise failed
+        return acked
 
     def start(self, interval_s=None):
         """Collect and upload from a background thread every ``interval_s`` (default: the device's).

@@ -240,6 +240,26 @@ def test_tick_collects_once_the_interval_has_passed(monkeypatch):
     assert dev.buffer.next_seq == 2
 
 
+def test_a_tick_whose_collect_fails_still_sends_the_buffered_frames(monkeypatch):
+    gw = FakeGateway()
+    now = [clock.ticks_us()]
+    monkeypatch.setattr(device_module, "ticks_us", lambda: now[0])
+    dev = Device("d10f", transport=gw, endpoint="http://gw.invalid", key=b"k", interval_s=10)
+    c = dev.meter("m").counter("c")
+    c.add(1)
+    dev.collect()  # buffered; the link was down
+    real = frames.encode_frame
+    monkeypatch.setattr(frames, "encode_frame", lambda *a, **k: 1 / 0)
+    c.add(1)
+    now[0] += 10_000_000
+    with pytest.raises(ZeroDivisionError):
+        dev.tick(timeout_s=1)
+    assert dev.buffer.pending == 0 and [h.seq for h, _ in gw.requests[0][2]] == [1]  # sent before the raise
+    monkeypatch.setattr(frames, "encode_frame", real)
+    now[0] += 1_000_000
+    assert dev.tick(timeout_s=1) == 0 and dev.buffer.next_seq == 2  # retried an interval later, not at once
+
+
 def test_start_and_stop_run_a_background_collector():
     gw = FakeGateway()
     dev = Device("d11", transport=gw, endpoint="http://gw.invalid", key=b"k")
