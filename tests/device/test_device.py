@@ -222,12 +222,17 @@ def test_flush_sends_the_buffered_frames_through_the_uploader():
     assert [h.seq for h, _ in got] == [1]
 
 
-def test_tick_collects_once_the_interval_has_passed(monkeypatch):
+def ticking_device(monkeypatch):
+    """A device collecting every 10 s of ``now[0]`` (its ticks_us), its fake gateway and a counter."""
     gw = FakeGateway()
     now = [clock.ticks_us()]
     monkeypatch.setattr(device_module, "ticks_us", lambda: now[0])
     dev = Device("d10", transport=gw, endpoint="http://gw.invalid", key=b"k", interval_s=10)
-    c = dev.meter("m").counter("c")
+    return dev, gw, now, dev.meter("m").counter("c")
+
+
+def test_tick_collects_once_the_interval_has_passed(monkeypatch):
+    dev, gw, now, c = ticking_device(monkeypatch)
     c.add(1)
     dev.tick(timeout_s=1)
     assert dev.buffer.next_seq == 1 and gw.requests == []
@@ -241,11 +246,7 @@ def test_tick_collects_once_the_interval_has_passed(monkeypatch):
 
 
 def test_a_tick_whose_collect_fails_still_sends_the_buffered_frames(monkeypatch):
-    gw = FakeGateway()
-    now = [clock.ticks_us()]
-    monkeypatch.setattr(device_module, "ticks_us", lambda: now[0])
-    dev = Device("d10f", transport=gw, endpoint="http://gw.invalid", key=b"k", interval_s=10)
-    c = dev.meter("m").counter("c")
+    dev, gw, now, c = ticking_device(monkeypatch)
     c.add(1)
     dev.collect()  # buffered; the link was down
     real = frames.encode_frame
