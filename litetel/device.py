@@ -214,26 +214,21 @@ class Device:
             flags, start, end = FLAG_CLOCK_TICKS, self._start_ticks, end_ticks
         self._start_wall = end_wall
         self._start_ticks = end_ticks
-        try:
-            frame = encode_frame(payload, self.codec, self.compression, self.device_hash, self.epoch,
-                                 self.buffer.next_seq, start, end, flags, out)
-            seq = self.buffer.append(frame)
-        except FrameTooLargeError:
-            # Spans or log records too large for the buffer never cost the interval's metrics their frame:
-            # they are dropped (counted by their signal), and the frame goes again without them.
-            frame = None
-            if len(payload) > 2:
-                from litetel.signals import drop_signals
+        frame = None
+        while frame is None:
+            try:
+                frame = encode_frame(payload, self.codec, self.compression, self.device_hash, self.epoch,
+                                     self.buffer.next_seq, start, end, flags, out)
+                seq = self.buffer.append(frame)
+            except FrameTooLargeError:
+                frame = out = None
+                # Spans or log records too large for the buffer never cost the interval's metrics their frame:
+                # they are dropped (counted by their signal) and the frame is encoded again without them.
+                if len(payload) > 2:
+                    from litetel.signals import drop_signals
 
-                if drop_signals(self, payload):
-                    out = None
-                    try:
-                        frame = encode_frame(payload, self.codec, self.compression, self.device_hash, self.epoch,
-                                             self.buffer.next_seq, start, end, flags)
-                        seq = self.buffer.append(frame)
-                    except FrameTooLargeError:
-                        frame = None
-            if frame is None:
+                    if drop_signals(self, payload):
+                        continue
                 self.count_drop("too_large", 1)
                 return None
         # The next frame's room: this one's size and a quarter (later frames rarely carry new names).
