@@ -71,6 +71,8 @@ class Device:
         dev.tick()      # from the application's loop: collects when interval_s has passed, uploads
     """
 
+    _drop_reports = None  # drop_reports.DropReports, made with the first drop (an instance attribute then)
+
     def __init__(self, device_id, resource=None, buffer=None, endpoint=None, key=None, transport=None,
                  codec="msgpack", compression="auto", interval_s=60, max_series=64, max_spans=64, max_logs=64):
         from litetel import codecs
@@ -103,7 +105,7 @@ class Device:
 
             buffer = RingBuffer(capacity=16384)
         self.buffer = buffer
-        self.buffer.on_drop = self.count_drop
+        self.buffer.on_drop = self._buffer_dropped
         self._meters = {}
         self._lock = new_lock()  # one collect at a time; guards the interval bounds
         self._start_wall = wall_us()
@@ -162,18 +164,21 @@ class Device:
             failed = self._failed_collects
             if failed:  # counted now, not when they failed: that could need the heap that ran out
                 self.count_drop("collect_failed", failed)
+                self._failed_collects = 0  # in the counter now: should this frame be lost, drop_reports recounts it
             sent = self.dictionary.mark()
             try:
                 frame = self._append_frame()
             except BaseException:
                 # Raised once the points were being taken out of the instruments (on a small heap: a MemoryError
-                # while encoding): the interval went with the frame (the count above too), counted. Only the
-                # clock reads and two small lists come before the taking: one failing there counts an interval
-                # that the next frame still carries. The dictionary entries did not go: the next delta has them.
+                # while encoding): the interval went with the frame, counted (and the drop reports it carried
+                # again). Only the clock reads and two small lists come before the taking: one failing there
+                # counts an interval that the next frame still carries. The dictionary entries did not go: the
+                # next delta has them.
                 self.dictionary.rewind(sent)
-                self._failed_collects = failed + 1
+                self._failed_collects += 1
+                if self._drop_reports is not None:
+                    self._drop_reports.lost()
                 raise
-            self._failed_collects = 0
             if frame is not True:
                 return frame
             # MicroPython: the frame was written into a buffer that went with _append_frame's frame (a called
@@ -200,9 +205,14 @@ class Device:
                 out[HEADER_SIZE:] = b""
             except MemoryError:  # no block that large: encode_frame grows its own
                 out = None
+        reports = self._drop_reports
+        if reports is not None:  # forget the reports of the frames delivered since
+            reports.settle(self.buffer)
         payload = self._build_payload(end_ticks)
         if payload is None:
             return None
+        if reports is not None:
+            reports.taken(payload[1])
         from litetel.errors import FrameTooLargeError
         from litetel.frame import FLAG_CLOCK_TICKS, encode_frame
 
@@ -230,11 +240,17 @@ class Device:
                     if drop_signals(self, payload):
                         continue
                 self.count_drop("too_large", 1)
-                return None
-        # The next frame's room: this one's size and a quarter (later frames rarely carry new names).
-        self._frame_room = len(frame) + (len(frame) >> 2)
+                seq = None
+                break
+        if reports is not None:
+            if seq is None:  # too large, or refused by a full reject_new buffer
+                reports.lost()
+            else:
+                reports.stored(seq)
         if seq is None:
             return None
+        # The next frame's room: this one's size and a quarter (later frames rarely carry new names).
+        self._frame_room = len(frame) + (len(frame) >> 2)
         return True if out is not None else frame
 
     def _build_payload(self, end_ticks=None):
@@ -262,15 +278,33 @@ class Device:
         """True when frames are stamped with the wall clock (it is set), False when with ticks."""
         return wall_us() is not None
 
-    def count_drop(self, reason, n=1):
-        """Count ``n`` lost frames under ``reason`` (``litetel.device.frames.dropped``, wire format §2.3)."""
+    def count_drop(self, reason, n=1, seq=None):
+        """Count ``n`` lost frames under ``reason`` (``litetel.device.frames.dropped``, wire format §2.3).
+
+        ``seq``: the frame lost, when it was one of this device's buffer (the uploader's rejects): the drop
+        reports it carried are counted again (``drop_reports.py``)."""
         handle = self._drop_reasons.get(reason)
         if handle is None:
             # The counter is made with the first drop: a device that never loses a frame never holds it.
             dropped = self.meter(SELF_SCOPE).counter(
                 "litetel.device.frames.dropped", unit="{frame}", description="Frames the device lost, by reason")
-            handle = self._drop_reasons[reason] = dropped.bind({"reason": reason})
+            handle = dropped.bind({"reason": reason})
+            reports = self._drop_reports
+            if reports is None:
+                from litetel.drop_reports import DropReports
+
+                reports = self._drop_reports = DropReports(self.count_drop)
+            reports.track(handle._inst._gids[handle._i], reason)
+            self._drop_reasons[reason] = handle
         handle.add(n)
+        if seq is not None:
+            self._drop_reports.lost(seq)
+
+    def _buffer_dropped(self, reason, n):
+        # The buffer's on_drop: n frames gone. The drop reports those frames carried are counted again now,
+        # before an acknowledgement could move past their seqs (drop_reports.settle tells them apart by it).
+        self.count_drop(reason, n)
+        self._drop_reports.settle(self.buffer)
 
     # ------------------------------------------------------------------------------------- uploading
 

@@ -129,6 +129,10 @@ class RingBuffer:
         finally:
             self._lock.release()
 
+    def first_seq(self):
+        """The seq of the oldest frame held (``next_seq`` when none is)."""
+        return self._ring[3 * self._first + 1] if self.pending else self.next_seq
+
     def ack(self, seq):
         """Free every frame with seq <= `seq` (persisted before returning)."""
         self._lock.acquire()

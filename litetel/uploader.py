@@ -59,7 +59,7 @@ class Uploader:
     """Sends a device's buffered frames to the gateway and applies the replies (wire format §4).
 
     ``device`` provides ``device_id``, ``epoch``, ``buffer`` (a ``RingBuffer``),
-    ``dictionary_refresh_frame()``, ``count_drop(reason, n)``, ``meter(name)`` and ``uses_wall_clock()``.
+    ``dictionary_refresh_frame()``, ``count_drop(reason, n, seq)``, ``meter(name)`` and ``uses_wall_clock()``.
     ``transport`` is any callable ``(url, headers, body, timeout_s) -> (status, headers, body)`` (see
     ``litetel.transport``); the platform's default when only ``endpoint`` is given. With neither, frames stay
     buffered and ``flush()`` returns 0.
@@ -251,14 +251,14 @@ class Uploader:
             if r == "ok" or r == "dup":
                 acked += 1
             elif r.startswith("reject:"):
-                dev.count_drop("rejected", 1)
+                dev.count_drop("rejected", 1, seq)
             elif r == "need_dict":
                 epoch = struct.unpack_from(">I", frame, _EPOCH_AT)[0]
                 if epoch == dev.epoch and not refreshed:
                     self._need_refresh = True  # resend with the whole dictionary first
                     break
                 # An older epoch's dictionary is gone, and a frame the full refresh cannot resolve never will.
-                dev.count_drop("dict_lost", 1)
+                dev.count_drop("dict_lost", 1, seq)
             else:  # "skipped", or a result this version does not know: send again later
                 break
             last = seq
@@ -274,7 +274,7 @@ class Uploader:
         return acked, True
 
     def _drop(self, seq, reason):
-        self.device.count_drop(reason, 1)
+        self.device.count_drop(reason, 1, seq)
         self.device.buffer.ack(seq)
         self.failures = 0
         self._retry_at = None

@@ -141,6 +141,65 @@ def test_a_full_buffer_counts_the_frames_it_drops():
     assert dev.buffer.dropped > 3
 
 
+@pytest.mark.parametrize("policy", ["drop_oldest", "reject_new"])
+def test_the_frames_a_full_buffer_still_holds_report_every_frame_it_dropped(policy):
+    # A long outage: nothing is uploaded, and each append drops a frame (the oldest, or the new one). The
+    # drops reported by the frames that are left add up to the frames dropped, though most frames that
+    # reported drops were dropped in turn (before drop_reports.py: 10 of 18 reported).
+    dev = Device("d6k", buffer=RingBuffer(capacity=700, policy=policy), compression="none")
+    c = dev.meter("m").counter("c")
+    for i in range(30):
+        c.add(1, {"i": i % 3})
+        dev.collect()
+    replica = Replica()
+    replica.apply_delta(frames.decode_payload(*frames.parse_frame(dev.dictionary_refresh_frame())[:2])[0])
+    held = [data for _, data in dev.buffer.read(max_bytes=1 << 20, max_frames=1000)]
+    dev.buffer.ack(dev.buffer.next_seq - 1)  # the link is back: all of them delivered...
+    held.append(dev.collect())  # ...and the next frame carries what is still to report
+    reported = 0
+    for data in held:
+        header, payload, _ = frames.parse_frame(data)
+        got = replica.resolve(frames.decode_payload(header, payload)[1])
+        reported += got.get((DROPPED, (("reason", "buffer_full"),)), 0)
+    assert dev.buffer.dropped > 10
+    assert reported == dev.buffer.dropped
+
+
+def test_the_drop_reports_of_a_frame_the_gateway_rejects_or_a_too_large_one_are_counted_again():
+    # The gateway rejects the frame that reported 2 drops (reject:...): rejected 1 is counted, and the 2 again.
+    results = []
+
+    def gateway(url, headers, body, timeout_s):
+        got = list(frames.iter_frames(body))
+        return 200, {}, json.dumps({"results": [results.pop(0) for _ in got], "time": 0}).encode()
+
+    dev = Device("d6r", transport=gateway, endpoint="http://gw.invalid", key=b"k", compression="none",
+                 buffer=RingBuffer(capacity=4096))
+    c = dev.meter("m").counter("c")
+    dev.count_drop("rejected", 2)  # (any earlier loss)
+    c.add(1)
+    dev.collect()
+    results[:] = ["reject:schema"]
+    assert dev.flush(timeout_s=1) == 0 and dev.buffer.pending == 0
+    assert drops_in(dev, dev.collect()) == {"rejected": 3}
+    # A frame too large for the buffer, carrying 4 drops: too_large 1 is counted, and the 4 again.
+    dev.buffer.ack(dev.buffer.next_seq - 1)
+    dev.count_drop("rejected", 4)
+    g = dev.meter("m").gauge("g", max_series=300)
+    for i in range(300):
+        g.set(i, {"name": "series-%d" % i})
+    assert dev.collect() is None
+    assert drops_in(dev, dev.collect()) == {"rejected": 4, "too_large": 1}
+
+
+def drops_in(dev, data):
+    """{reason: n} of the frames.dropped points of frame ``data`` (resolved through a dictionary refresh)."""
+    replica = Replica()
+    replica.apply_delta(frames.decode_payload(*frames.parse_frame(dev.dictionary_refresh_frame())[:2])[0])
+    got = replica.resolve(frames.decode_payload(*frames.parse_frame(data)[:2])[1])
+    return {attrs[0][1]: n for (name, attrs), n in got.items() if name == DROPPED}
+
+
 def test_frames_a_file_buffer_lost_before_opening_are_counted_corrupt(tmp_path):
     path = str(tmp_path / "dev.rb")
     dev = Device("d6c", buffer=RingBuffer(capacity=4096, path=path))

@@ -50,7 +50,7 @@ def test_pure_device_loads_encoders_only():
                        "assert dev.collect()", pure=True)
     assert "litetel.msgpack_encoder" in loaded
     assert not {"msgpack", "litetel.msgpack_pure", "litetel.cbor_encoder", "litetel.cbor_pure", "litetel.decoding",
-                "litetel.frame_parse", "litetel.ring_buffer_file", "litetel.deflate_compression",
+                "litetel.frame_parse", "litetel.drop_reports", "litetel.ring_buffer_file", "litetel.deflate_compression",
                 "litetel.zstd_compression"} & loaded
 
 

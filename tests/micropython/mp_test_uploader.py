@@ -76,7 +76,7 @@ class Device:
             frame.FLAG_DICT_REFRESH, 0, 0, frame.device_hash(self.device_id), self.epoch, 0, 0, 0, b"dict"
         )
 
-    def count_drop(self, reason, n):
+    def count_drop(self, reason, n, seq=None):
         self.drops[reason] = self.drops.get(reason, 0) + n
 
     def meter(self, name):

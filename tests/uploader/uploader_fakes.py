@@ -90,7 +90,7 @@ class FakeDevice:
     def dictionary_refresh_frame(self):
         return make_frame(self.epoch, 0, b"full dictionary", flags=DICT_REFRESH)
 
-    def count_drop(self, reason, n):
+    def count_drop(self, reason, n, seq=None):
         self.drops[reason] = self.drops.get(reason, 0) + n
 
     def meter(self, name):
