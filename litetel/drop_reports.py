@@ -64,8 +64,10 @@ class DropReports:
         if carried:
             floor = buffer.first_seq()
             acked = buffer.acked
-            for seq in [s for s in carried if s < floor]:
-                if seq > acked:
-                    self.lost(seq)
-                else:
-                    del carried[seq]
+            # A snapshot of the seqs (one C-level copy): the uploader may pop one meanwhile, from its thread.
+            for seq in list(carried):
+                if seq < floor:
+                    if seq > acked:
+                        self.lost(seq)
+                    else:
+                        carried.pop(seq, None)
