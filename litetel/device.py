@@ -289,16 +289,20 @@ class Device:
             dropped = self.meter(SELF_SCOPE).counter(
                 "litetel.device.frames.dropped", unit="{frame}", description="Frames the device lost, by reason")
             handle = dropped.bind({"reason": reason})
-            reports = self._drop_reports
-            if reports is None:
-                from litetel.drop_reports import DropReports
-
-                reports = self._drop_reports = DropReports(self.count_drop)
-            reports.track(handle._inst._gids[handle._i], reason)
+            self._loss_series(handle)
             self._drop_reasons[reason] = handle
         handle.add(n)
         if seq is not None:
             self._drop_reports.lost(seq)
+
+    def _loss_series(self, handle):
+        # handle counts losses (frames, spans, log records): the reports of it a frame carries are kept whole
+        reports = self._drop_reports
+        if reports is None:
+            from litetel.drop_reports import DropReports
+
+            reports = self._drop_reports = DropReports()
+        reports.track(handle._inst._gids[handle._i], handle)
 
     def _buffer_dropped(self, reason, n):
         # The buffer's on_drop: n frames gone. The drop reports those frames carried are counted again now,

@@ -5,10 +5,11 @@ before. When a frame that carries such reports is itself lost (dropped by a full
 ``reject_new`` one, too large, rejected by the gateway, or its ``collect()`` raised), they would go with it,
 and the platform would undercount the loss. So the Device notes, for each frame it stores, the reports it
 carries (a frame carrying none costs nothing), counts them again when that frame is lost, and forgets them
-once the frame is acknowledged. Loaded with the first drop: a device that never loses a frame never loads it.
+once the frame is acknowledged. The same holds for ``litetel.device.spans.dropped`` and ``logs.dropped``.
+Loaded with the first drop: a device that never loses anything never loads it.
 
-    reports = DropReports(count_drop)
-    reports.track(series_id, "buffer_full")   # the series of that reason, made by its first drop
+    reports = DropReports()
+    reports.track(series_id, handle)          # a loss series (its bound handle), made by its first drop
     reports.taken(points)                     # the interval's points, before its frame is stored
     reports.stored(seq)  /  reports.lost()    # ...then where that frame went
     reports.settle(buffer)                    # before the next interval: the frames the buffer dropped
@@ -18,26 +19,25 @@ once the frame is acknowledged. Loaded with the first drop: a device that never 
 class DropReports:
     """The drop reports carried by the frames a Device has made and not yet seen acknowledged."""
 
-    def __init__(self, count_drop):
-        self._count_drop = count_drop  # Device.count_drop: counts again into the series the report came from
-        self._reasons = {}  # series id of litetel.device.frames.dropped -> its reason
-        self._carried = {}  # seq of a stored frame -> [reason, n, reason, n, ...] it carries
+    def __init__(self):
+        self._handles = {}  # series id of a loss series -> its bound handle, which counts a report again
+        self._carried = {}  # seq of a stored frame -> [handle, n, handle, n, ...] of the reports it carries
         self._taken = None  # the same, of the frame being made
 
-    def track(self, series_id, reason):
-        """Series ``series_id`` counts the drops of ``reason``."""
-        self._reasons[series_id] = reason
+    def track(self, series_id, handle):
+        """Series ``series_id`` (bound ``handle``) counts losses: its points are reports to keep."""
+        self._handles[series_id] = handle
 
     def taken(self, points):
         """Note the reports among ``points`` (``[series_id, value, ...]``), the frame being made's."""
         found = None
-        reasons = self._reasons
+        handles = self._handles
         for j in range(0, len(points), 2):
-            reason = reasons.get(points[j])
-            if reason is not None:
+            handle = handles.get(points[j])
+            if handle is not None:
                 if found is None:
                     found = []
-                found.append(reason)
+                found.append(handle)
                 found.append(points[j + 1])
         self._taken = found
 
@@ -55,7 +55,7 @@ class DropReports:
             found = self._carried.pop(seq, None)
         if found is not None:
             for i in range(0, len(found), 2):
-                self._count_drop(found[i], found[i + 1])
+                found[i].add(found[i + 1])
 
     def settle(self, buffer):
         """Forget the reports of the frames ``buffer`` no longer holds and acknowledged; count again those of

@@ -5,6 +5,7 @@ most ``max_items`` per interval: past that an item is dropped and counted, so a 
 ``collect`` (from ``Device.collect``) encodes and empties it (wire format §2.4/§2.5).
 
     buf = SignalBuffer(64, dropped_handle, encode_span)     # encode_span(item, dictionary, end_ticks)
+    buf = SignalBuffer(64, dropped_handle, encode_span, on_first_drop=fn)  # fn(dropped_handle) at the first drop
     buf.add(span)
     entries = buf.collect(dev.dictionary, end_ticks)        # [] when nothing was added
 """
@@ -19,12 +20,16 @@ MAX_ATTRIBUTES = 32  # per span / event / log record; further ones are not sent
 class SignalBuffer:
     """Finished items of the current interval, at most ``max_items``; ``dropped`` counts the rest."""
 
-    def __init__(self, max_items, dropped, encode):
+    _first_drop = None  # on_first_drop, until it was called
+
+    def __init__(self, max_items, dropped, encode, on_first_drop=None):
         if max_items.__class__ is not int or max_items < 0:
             raise ValueError("max_items must be an int >= 0, got %r" % (max_items,))
         self.max_items = max_items
         self.dropped = dropped  # a bound counter handle (litetel.device.spans.dropped / logs.dropped)
         self._encode = encode
+        if on_first_drop is not None:
+            self._first_drop = on_first_drop  # called with ``dropped`` when it first counts
         self._items = []
         self._lock = new_lock()
 
@@ -41,8 +46,16 @@ class SignalBuffer:
             lock.release()
             return True
         lock.release()
-        self.dropped.add(1)
+        self.count_dropped(1)
         return False
+
+    def count_dropped(self, n):
+        """Count ``n`` items dropped (the interval's buffer was full, or their frame too large)."""
+        first = self._first_drop
+        if first is not None:
+            self._first_drop = None
+            first(self.dropped)
+        self.dropped.add(n)
 
     def collect(self, dictionary, end_ticks):
         """The wire entries of every item added since the last call (which empties the buffer)."""

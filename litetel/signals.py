@@ -47,7 +47,7 @@ def signal_buffer(dev, signal):
         dropped = dev.meter(SELF_SCOPE).counter(
             "litetel.device.%s.dropped" % signal, unit=unit,
             description="Finished %s the device dropped: its per-interval buffer was full" % signal)
-        buf = dev._signals.setdefault(signal, SignalBuffer(limit, dropped.bind(), encode))
+        buf = dev._signals.setdefault(signal, SignalBuffer(limit, dropped.bind(), encode, dev._loss_series))
     return buf
 
 
@@ -78,7 +78,7 @@ def drop_signals(dev, payload):
     dropped = False
     for i, signal in ((2, "spans"), (3, "logs")):
         if payload[i]:
-            dev._signals[signal].dropped.add(len(payload[i]))
+            dev._signals[signal].count_dropped(len(payload[i]))
             payload[i] = []
             dropped = True
     return dropped

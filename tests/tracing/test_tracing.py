@@ -218,6 +218,33 @@ def test_records_too_large_for_the_buffer_cost_only_themselves():
     assert too_large.series_count == 0 and "too_large" not in strings
 
 
+def test_span_drops_reported_by_frames_lost_in_turn_are_counted_again():
+    # No upload: each interval drops 2 of its 3 spans (max_spans=1), and the small buffer drops old frames,
+    # among them frames that reported span drops. Those reports are counted again: all 60 arrive.
+    dev = Device("t-sd", max_spans=1, compression="none", buffer=RingBuffer(capacity=1200))
+    tracer = dev.tracer("app")
+    for _ in range(30):
+        for _ in range(3):
+            with tracer.span("s"):
+                pass
+        dev.collect()
+    assert dev.buffer.dropped > 5
+    held = [data for _, data in dev.buffer.read(max_bytes=1 << 20, max_frames=1000)]
+    dev.buffer.ack(dev.buffer.next_seq - 1)
+    held.append(dev.collect())
+    names = {}
+    for inst in dev.dictionary.instruments:
+        for gid, _key in inst._series_since(0):
+            names[gid] = inst.name
+    reported = 0
+    for data in held:
+        header, payload, _ = frame.parse_frame(data)
+        points = frame.decode_payload(header, payload)[1]
+        reported += sum(points[i + 1] for i in range(0, len(points), 2)
+                        if names[points[i]] == "litetel.device.spans.dropped")
+    assert reported == 60
+
+
 def test_logger_level_and_severities():
     dev = Device("t-level")
     log = dev.logger("app")
