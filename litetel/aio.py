@@ -1,8 +1,9 @@
 """Run a device from an asyncio event loop (MicroPython ``asyncio`` and CPython ``asyncio``).
 
 ``run()`` calls ``device.tick()`` every ``tick_s`` seconds: it collects when the interval is due and flushes
-when frames are pending and the uploader is not backing off; a tick that raises is reported, not fatal. The upload itself is a blocking socket call;
-it is bounded by ``tick_s`` (passed as ``tick``'s timeout), so other tasks are held up at most that long.
+when frames are pending and the uploader is not backing off; a tick that raises is reported, not fatal. The
+upload itself is a blocking socket call; it is bounded by ``tick_s`` (passed as ``tick``'s timeout), so other
+tasks are held up at most that long.
 
     import asyncio, litetel, litetel.aio
 

@@ -114,10 +114,7 @@ class Dictionary:
         self._sent = (0, 0, 0, 0)  # table sizes the previous deltas covered
         self._resource_sent = False
         self._resource = canonical_key(resource)
-        if not MICROPYTHON:  # string values travel inline on CPython (attrs()): checked here, not by sid()
-            for v in self._resource[1::2]:
-                if v.__class__ is str:
-                    check_utf8(v)
+        check_key_text(self._resource)  # its values travel inline on CPython (attrs()), not through sid()
         self._intern_key(self._resource)
 
     # ----------------------------------------------------------------------------------- growing
@@ -279,7 +276,8 @@ class Dictionary:
                     keys[gid - first] = key
         missing = keys.count(None)  # a key is a tuple, () without attributes: None only where none was found
         if missing:
-            raise InstrumentError("dictionary: series %d..%d incomplete (%d found)" % (first, end, len(keys) - missing))
+            raise InstrumentError("dictionary: series %d..%d incomplete (%d found)"
+                                  % (first, end, len(keys) - missing))
 
         def entry(j):
             return [inst_ids[j], self.attrs(keys[j])]

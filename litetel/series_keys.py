@@ -29,8 +29,6 @@ a device has few series per instrument, and this module's code would cost it hea
 from array import array
 from marshal import dumps, loads
 
-from litetel.errors import InstrumentError
-
 _HASH_MASK = 0x7FFFFFFF  # what an array('i') holds
 
 
@@ -72,18 +70,9 @@ class SeriesKeys:
         return None
 
     def __setitem__(self, key, handle):
-        """Add the series of canonical ``key`` (not there yet; the caller holds the instrument's lock).
-
-        InstrumentError, adding nothing, for a str value UTF-8 cannot encode (a lone surrogate: marshal
-        would take it, the wire could not).
-        """
+        """Add the series of canonical ``key`` (not there yet; the caller holds the instrument's lock, and has
+        checked the key's text: ``dictionary.check_key_text``, as marshal would take a lone surrogate)."""
         values = key[1::2]
-        for v in values:
-            if v.__class__ is str and not v.isascii():
-                try:
-                    v.encode("utf-8")
-                except UnicodeError:
-                    raise InstrumentError("attribute value %r is not encodable as UTF-8" % v) from None
         names = key[::2]
         n = self._name_ids.get(names)
         if n is None:

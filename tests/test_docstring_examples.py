@@ -24,4 +24,5 @@ def test_every_module_is_listed():
 @pytest.mark.parametrize("name", ["litetel"] + MODULES)
 def test_docstring_examples(name):
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0, "%d of %d examples failed in %s (printed above)" % (result.failed, result.attempted, name)
+    assert result.failed == 0, "%d of %d examples failed in %s (printed above)" % (
+        result.failed, result.attempted, name)

@@ -35,7 +35,8 @@ def test_only_the_tracked_series_among_the_points_are_carried():
     reports.stored(10)
     reports.taken([1, 6])  # a frame carrying none costs nothing
     reports.stored(11)
-    assert [x if isinstance(x, int) else x.reason for x in reports._carried[10]] == ["buffer_full", 2, "rejected", 1]
+    carried = [x if isinstance(x, int) else x.reason for x in reports._carried[10]]
+    assert carried == ["buffer_full", 2, "rejected", 1]
     assert list(reports._carried) == [10]
     reports.lost(11)
     assert recounted == {}

@@ -49,9 +49,9 @@ def test_pure_device_loads_encoders_only():
                        "dev.meter('m').counter('c').add(1)\n"
                        "assert dev.collect()", pure=True)
     assert "litetel.msgpack_encoder" in loaded
-    assert not {"msgpack", "litetel.msgpack_pure", "litetel.cbor_encoder", "litetel.cbor_pure", "litetel.decoding",
-                "litetel.frame_parse", "litetel.drop_reports", "litetel.ring_buffer_file", "litetel.deflate_compression",
-                "litetel.zstd_compression"} & loaded
+    assert not {"msgpack", "litetel.msgpack_pure", "litetel.cbor_encoder", "litetel.cbor_pure",
+                "litetel.decoding", "litetel.frame_parse", "litetel.drop_reports", "litetel.ring_buffer_file",
+                "litetel.deflate_compression", "litetel.zstd_compression"} & loaded
 
 
 def test_file_buffer_loads_its_recovery_module(tmp_path):
