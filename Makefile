@@ -116,7 +116,11 @@ deps: prometheus-deps rotel-deps
 test: $(STAMP) $(MPY_STAMP) deps
 	@set +e; $(PY) -m pytest tests -p no:cacheprovider --continue-on-collection-errors --timeout=$(TEST_TIMEOUT) \
 	  $(PYTEST_ARGS); rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests — failing"; fi; exit $$rc
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests — failing"; fi; \
+	echo "make test: tests/device and tests/codec again with LITETEL_PURE=1 (the locked recording path, the pure codecs)"; \
+	LITETEL_PURE=1 $(PY) -m pytest tests/device tests/codec -q -p no:cacheprovider --timeout=$(TEST_TIMEOUT); pure=$$?; \
+	if [ $$pure -eq 5 ]; then echo "make test: the LITETEL_PURE=1 run collected no tests — failing"; fi; \
+	if [ $$rc -eq 0 ]; then rc=$$pure; fi; exit $$rc
 
 lint: $(STAMP)
 	$(PY) -m ruff check litetel litetel_gateway tests examples benchmarks
