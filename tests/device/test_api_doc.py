@@ -55,8 +55,9 @@ SIGNATURES = [b for b in BLOCKS if is_signature_block(b)]
 EXAMPLES = [b for b in BLOCKS if not is_signature_block(b)]
 
 
-def run_examples():
-    """Run every example block in order; -> the namespace they leave."""
+@pytest.fixture(scope="module")
+def examples():
+    """Every example block run in order, once; -> the namespace they leave."""
     namespace = {"tracing": tracing, "logs": logs}  # the doc's sections name these modules
     for block in EXAMPLES:
         exec(compile(block, str(API_MD), "exec"), namespace)
@@ -71,19 +72,18 @@ def test_the_doc_has_both_kinds_of_block():
     assert is_signature_block('meter.gauge(name, unit="")')
 
 
-def test_the_examples_run_and_the_first_one_collects_a_frame():
-    namespace = run_examples()
-    frame = namespace["frame"]  # "bytes appended to dev.buffer"
+def test_the_examples_run_and_the_first_one_collects_a_frame(examples):
+    frame = examples["frame"]  # "bytes appended to dev.buffer"
     assert isinstance(frame, bytes) and frame
-    assert namespace["dev"].buffer.pending >= 1
+    assert examples["dev"].buffer.pending >= 1
 
 
 @pytest.mark.parametrize("block", SIGNATURES, ids=lambda b: b.split("(")[0].strip())
-def test_each_documented_signature_is_the_code_s(block):
-    namespace = run_examples()  # the receivers the signatures name (dev, meter) are the examples'
+def test_each_documented_signature_is_the_code_s(block, examples):
     for stmt in ast.parse(block).body:
         call = _call(stmt)
-        fn = eval(compile(ast.Expression(call.func), str(API_MD), "eval"), namespace)
+        # the receivers the signatures name (dev, meter) are the examples'
+        fn = eval(compile(ast.Expression(call.func), str(API_MD), "eval"), examples)
         assert documented_parameters(call) == real_parameters(fn), ast.unparse(call.func)
 
 

@@ -39,20 +39,17 @@ class RingBufferModel(RuleBasedStateMachine):
     def append(self, size):
         seq = self.buf.next_seq
         frame = make_frame(seq, size)
-        before = list(self.kept)
         stored = self.buf.append(frame)
         self.appended += 1
         if stored is None:
             assert self.policy == "reject_new"
             assert self.buf.next_seq == seq  # the refused seq is used by the next frame
-        else:
-            assert stored == seq and self.buf.next_seq == seq + 1
-            self.kept.append((seq, frame))
-        held_now = held(self.buf)
-        if self.policy == "reject_new":
-            assert held_now[: len(before)] == before  # never drops what it holds
-        self.kept = held_now if stored is None else self.kept[len(self.kept) - len(held_now) :]
-        assert stored is None or held_now[-1] == (seq, frame)
+            return  # the model keeps what it kept: reject_new never drops a held frame (the invariant checks)
+        assert stored == seq and self.buf.next_seq == seq + 1
+        self.kept.append((seq, frame))
+        if self.policy == "drop_oldest":  # room is made from the oldest end only: the newest is always held
+            self.kept = self.kept[len(self.kept) - self.buf.pending :]
+        assert held(self.buf)[-1] == (seq, frame)
 
     @rule(data=st.data())
     def ack(self, data):
