@@ -7,6 +7,8 @@ keeps the frame just appended, ``reject_new`` never drops a held one; a file reo
 with the same next seq and acknowledgement.
 """
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -15,6 +17,7 @@ from ring_frames import held, make_frame
 
 from litetel.ring_buffer import DATA_OFFSET, RingBuffer
 
+_files = itertools.count()
 DATA_ROOM = 1500  # a few frames of 48..700 bytes: full often, wrapped at every offset
 
 
@@ -25,7 +28,8 @@ class RingBufferModel(RuleBasedStateMachine):
 
     def __init__(self):
         super().__init__()
-        self.path = None if self.form == "ram" else str(self.directory / ("tel-%d.rb" % id(self)))
+        # A new file for each example: an id() can be reused, and a file left by another example would be reopened.
+        self.path = None if self.form == "ram" else str(self.directory / ("tel-%d.rb" % next(_files)))
         self.buf = self.open()
         self.kept = []  # (seq, frame) appended and neither acknowledged nor dropped, oldest first
         self.appended = self.acked_frames = 0
