@@ -202,7 +202,7 @@ class Histogram(_Instrument):
         """Record ``v`` into the series of ``attrs``."""
         e = self._cache.get(id(attrs))
         if e is None or e[0] != attrs:
-            e = self._cache_miss(attrs)
+            e = self._cache_miss(attrs, v)
         e[1].record(v)
 
     def _grow(self, n):
@@ -211,13 +211,17 @@ class Histogram(_Instrument):
         for cols, (typecode, zero, top, bottom) in ((self._icols, _INT_EMPTY), (self._fcols, _FLOAT_EMPTY)):
             cols[1].extend(array(typecode, [zero, top, bottom] * n))  # min above any value, max below any
 
-    def _record_other(self, i, v):
+    def _number(self, v):
+        # v as the int or float this histogram records, or InstrumentError.
         v = as_number(v, self.name)
         if not finite(v):
             raise InstrumentError("%s: %r is not a finite number" % (self.name, v))
         if v.__class__ is int and not _LMIN <= v <= _LMAX:
             v = float(v)  # beyond this port's int column
-        HistogramHandle(self, i).record(v)
+        return v
+
+    def _record_other(self, i, v):
+        HistogramHandle(self, i).record(self._number(v))
 
     def _collect(self, out):
         """As ``_Instrument._collect``; a series was recorded when its int or float min <= max."""

@@ -129,7 +129,8 @@ class _Instrument:
     # it may have been mutated, or its id reused) skips building the canonical key. Inlined in
     # add/set/record, as a call costs as much as the lookup.
 
-    def _cache_miss(self, attrs):
+    def _cache_miss(self, attrs, v):
+        self._number(v)  # a refused value makes no series: checked before bind() would make one
         handle = self.bind(attrs)  # validates attrs first
         e = (None if attrs is None else dict(attrs), handle)
         cache = self._cache
@@ -265,7 +266,7 @@ class _Sum(_Scalar):
         """Add ``n`` to the series of ``attrs``: ``requests.add(1, {"http.route": "/api"})``."""
         e = self._cache.get(id(attrs))
         if e is None or e[0] != attrs:
-            e = self._cache_miss(attrs)
+            e = self._cache_miss(attrs, n)
         e[1].add(n)
 
     def _add(self, i, n):
@@ -291,12 +292,17 @@ class _Sum(_Scalar):
             a[i] = 0
             self._spill(i, s)
 
-    def _add_other(self, i, n):
+    def _number(self, n):
+        # n as the int or float this sum adds, or InstrumentError.
         v = as_number(n, self.name)
         if not finite(v):
             raise InstrumentError("%s: %r is not a finite number" % (self.name, v))
         if v < 0 and self._floor == 0:
             raise InstrumentError("%s: a counter only increases, got %r" % (self.name, v))
+        return v
+
+    def _add_other(self, i, n):
+        v = self._number(n)
         if v.__class__ is int:
             return self._add(i, v)
         lock = self._lock
@@ -380,16 +386,20 @@ class Gauge(_Scalar):
         """Set the series of ``attrs`` to ``v``."""
         e = self._cache.get(id(attrs))
         if e is None or e[0] != attrs:
-            e = self._cache_miss(attrs)
+            e = self._cache_miss(attrs, v)
         e[1].set(v)
 
-    def _set_other(self, i, v):
+    def _number(self, v):
+        # v as the int or float this gauge stores, or InstrumentError.
         v = as_number(v, self.name)
         if v != v:
             raise InstrumentError("%s: NaN is not a gauge value" % self.name)
         if v.__class__ is int and not _LMIN <= v <= _LMAX:
             v = float(v)  # beyond this port's int column: the nearest float
-        GaugeHandle(self, i).set(v)
+        return v
+
+    def _set_other(self, i, v):
+        GaugeHandle(self, i).set(self._number(v))
 
     def _take(self, i, dirty):
         if dirty == _GAUGE_INT:

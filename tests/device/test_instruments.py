@@ -265,6 +265,29 @@ def test_bad_attributes_are_refused_and_create_nothing(rec, attrs):
     assert rec.points() is None
 
 
+REFUSED = {  # instrument kind -> (how to record unbound, values it refuses)
+    "counter": ("add", [-1, math.nan, math.inf, True, "1", None]),
+    "updown_counter": ("add", [math.nan, -math.inf, False, "1", None]),
+    "gauge": ("set", [math.nan, True, "1", None]),
+    "histogram": ("record", [math.nan, math.inf, True, "1", None]),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSED))
+def test_a_refused_value_with_new_attributes_makes_no_series(rec, kind):
+    # The value is checked before the series is made: a refused call takes no cardinality slot and puts
+    # nothing in the dictionary, so the next frame carries no trace of it.
+    inst = getattr(rec.meter, kind)("x", max_series=2)
+    method, refused = REFUSED[kind]
+    for i, bad in enumerate(refused):
+        with pytest.raises(InstrumentError):
+            getattr(inst, method)(bad, {"attempt": i})
+    assert inst.series_count == 0 and rec.dev.dictionary.series_count == 0
+    getattr(inst, method)(1, {"attempt": 0})  # the cap (2) is still free: its own series, not the overflow
+    ((name, attrs),) = rec.points()
+    assert attrs == (("attempt", 0),)
+
+
 def test_a_mutated_attribute_dict_goes_to_its_new_series(rec):
     c = rec.meter.counter("c")
     attrs = {"k": "a"}

@@ -67,6 +67,12 @@ raises(InstrumentError, meter.gauge, "requests", unit="{request}")
 raises(InstrumentError, meter.histogram, "h2", boundaries=(2, 1))
 check(meter.counter("requests", unit="{request}") is c, "same name: same instrument")
 check_eq(points(), {("requests", KEY): 1}, "refused values left the series unchanged")
+refused_first = meter.counter("refused.first", max_series=1)
+for i, bad in enumerate((-1, float("nan"), True)):  # new attributes each time: the value is checked first
+    raises(InstrumentError, refused_first.add, bad, {"attempt": i})
+check_eq(refused_first.series_count, 0, "a refused value with new attributes makes no series")
+refused_first.add(1, {"attempt": 0})
+check_eq(points(), {("refused.first", ("attempt", 0)): 1}, "the refused calls took no cardinality slot")
 
 # --- gauge: last value
 g = meter.gauge("temp", unit="Cel")
