@@ -22,6 +22,14 @@ from array import array
 from litetel.accel import MICROPYTHON, new_lock
 from litetel.errors import InstrumentError
 
+# What one frame may carry (wire format §2.1), the defaults of a gateway's limits (litetel_gateway.decoder
+# .Limits). Refused where they enter: a frame carrying more is rejected whole, and so is every dictionary
+# refresh after it, which would cost every point the device records from then on.
+MAX_TEXT = 4096  # characters of any string
+MAX_KEY = 256  # characters of an attribute key (instrument names and units are held shorter: meter.py)
+MAX_ATTRIBUTES = 128  # of one series, and of the resource
+MAX_BOUNDARIES = 512  # of one histogram
+
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
 _STRING = 0
@@ -52,10 +60,12 @@ def _attr_value(k, v):
     raise InstrumentError("attribute %r: value must be str, int, float or bool, not %s" % (k, t.__name__))
 
 
-def check_utf8(s):
-    """``InstrumentError`` unless ``s`` encodes as UTF-8, as every string in a frame must. On CPython a str may
-    hold a lone surrogate (``"\\ud800"``), which does not; MicroPython's str is UTF-8 already."""
-    if not MICROPYTHON:
+def check_text(s, limit=MAX_TEXT):
+    """``InstrumentError`` unless a frame can carry ``s``: at most ``limit`` characters, and encodable as UTF-8
+    (on CPython a str may hold a lone surrogate, ``"\\ud800"``, which is not; MicroPython's str is UTF-8)."""
+    if len(s) > limit:
+        raise InstrumentError("%r...: %d characters, more than the %d a frame carries" % (s[:24], len(s), limit))
+    if not MICROPYTHON and not s.isascii():
         try:
             s.encode("utf-8")
         except UnicodeError:
@@ -63,12 +73,15 @@ def check_utf8(s):
 
 
 def check_key_text(key):
-    """``check_utf8`` of every str of canonical ``key``, its attribute keys and values: before its series is
-    made (the hot path's ``canonical_key`` does not pay for it)."""
-    if not MICROPYTHON:
-        for s in key:
-            if s.__class__ is str and not s.isascii():
-                check_utf8(s)
+    """``check_text`` of every str of canonical ``key``, its attribute keys (``MAX_KEY``) and values, and at
+    most ``MAX_ATTRIBUTES`` attributes: before its series is made (the hot path's ``canonical_key`` does not pay
+    for it)."""
+    if len(key) > 2 * MAX_ATTRIBUTES:
+        raise InstrumentError("%d attributes, more than the %d a frame carries" % (len(key) // 2, MAX_ATTRIBUTES))
+    for i in range(len(key)):
+        s = key[i]
+        if s.__class__ is str:
+            check_text(s, MAX_TEXT if i & 1 else MAX_KEY)
 
 
 def canonical_key(attrs):
@@ -124,13 +137,13 @@ class Dictionary:
         encodable as UTF-8: refused where it enters, not by every frame after)."""
         i = self._sids.get(s)
         if i is None:
-            check_utf8(s)
+            check_text(s)
             i = self._intern(self.strings, self._sids, s)
         return i
 
     def add_scope(self, name, version=""):
         """The id of instrumentation scope ``(name, version)``, added when new."""
-        check_utf8(version)  # before the name is interned: a refused scope adds nothing
+        check_text(version)  # before the name is interned: a refused scope adds nothing
         return self._intern(self.scopes, self._scope_ids, (self.sid(name), self.sid(version)))
 
     def _intern(self, table, ids, entry):
@@ -150,8 +163,8 @@ class Dictionary:
 
     def add_instrument(self, inst):
         """Register an instrument (its strings first, so any delta holding it holds them); its id."""
-        check_utf8(inst.unit)  # all checked before any is interned: a refused instrument adds nothing
-        check_utf8(inst.description)
+        check_text(inst.unit)  # all checked before any is interned: a refused instrument adds nothing
+        check_text(inst.description)
         self.sid(inst.name)
         self.sid(inst.unit)
         self.sid(inst.description)

@@ -11,6 +11,7 @@ OTel); the same name with another kind, unit or histogram boundaries is an ``Ins
 """
 
 from litetel.accel import collect_garbage, new_lock
+from litetel.dictionary import MAX_BOUNDARIES
 from litetel.errors import InstrumentError
 from litetel.histogram import DEFAULT_BOUNDARIES, Histogram
 from litetel.instruments import Counter, Gauge, UpDownCounter, as_number, finite
@@ -110,7 +111,8 @@ def check_name(name):
 
 
 def histogram_boundaries(boundaries, name):
-    """Validated boundaries as a tuple (OTel's defaults for ``None``): finite, strictly increasing."""
+    """Validated boundaries as a tuple (OTel's defaults for ``None``): finite, strictly increasing, at most
+    ``MAX_BOUNDARIES``."""
     if boundaries is None:
         return DEFAULT_BOUNDARIES
     out = []
@@ -121,6 +123,8 @@ def histogram_boundaries(boundaries, name):
         if out and b <= out[-1]:
             raise InstrumentError("%s: boundaries must be strictly increasing, got %r" % (name, boundaries))
         out.append(b)
+    if len(out) > MAX_BOUNDARIES:
+        raise InstrumentError("%s: %d boundaries, more than the %d a frame carries" % (name, len(out), MAX_BOUNDARIES))
     out = tuple(out)
     if boundaries.__class__ is tuple and all(a is b for a, b in zip(boundaries, out)):
         return boundaries  # the caller's own tuple: histograms made from one constant share it

@@ -11,6 +11,7 @@ most ``max_items`` per interval: past that an item is dropped and counted, so a 
 """
 
 from litetel.accel import MICROPYTHON, new_lock
+from litetel.dictionary import MAX_KEY, MAX_TEXT
 
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
@@ -68,9 +69,12 @@ class SignalBuffer:
         return [encode(item, dictionary, end_ticks) for item in items]
 
 
-def wire_text(s):
-    """``s`` as a frame can carry it: itself, or (CPython) with what UTF-8 cannot encode, a lone surrogate,
-    replaced by U+FFFD. A span or log record never raises for its text, nor costs its frame for it."""
+def wire_text(s, limit=MAX_TEXT):
+    """``s`` as a frame can carry it: itself, cut to ``limit`` characters, and (CPython) with what UTF-8 cannot
+    encode, a lone surrogate, replaced by U+FFFD. A span or log record never raises for its text, nor costs
+    its frame for it."""
+    if len(s) > limit:
+        s = s[:limit]
     if MICROPYTHON or s.isascii():  # MicroPython's str is UTF-8 already
         return s
     try:
@@ -97,7 +101,7 @@ def wire_attrs(attrs, dictionary):
         n += 1
         if n > MAX_ATTRIBUTES:
             break
-        k = wire_text(k)
+        k = wire_text(k, MAX_KEY)
         t = v.__class__
         if t is str:
             out.append(sid(k) * 4)

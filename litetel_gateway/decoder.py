@@ -18,6 +18,7 @@ import msgpack
 
 from litetel import compression, decoding
 from litetel import frame as wire
+from litetel.dictionary import MAX_ATTRIBUTES, MAX_BOUNDARIES, MAX_KEY, MAX_TEXT
 from litetel.errors import CodecError, FrameError
 from litetel_gateway.payload_schema import (  # noqa: F401 (re-exported: the decoder's public names)
     ATTR_BOOL,
@@ -56,10 +57,10 @@ class Limits:
         max_frame_bytes=1 << 20,
         max_series=10_000,
         max_strings=50_000,
-        max_value_len=4096,
-        max_key_len=256,
-        max_attrs=128,
-        max_buckets=512,
+        max_value_len=MAX_TEXT,  # the defaults are the wire's limits, which devices refuse to exceed
+        max_key_len=MAX_KEY,
+        max_attrs=MAX_ATTRIBUTES,
+        max_buckets=MAX_BOUNDARIES,
         max_scopes=1024,
     ):
         self.max_frame_bytes = max_frame_bytes

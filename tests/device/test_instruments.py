@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from litetel.device import Device
+from litetel.dictionary import MAX_ATTRIBUTES, MAX_BOUNDARIES, MAX_KEY, MAX_TEXT
 from litetel.errors import InstrumentError
 from litetel.histogram import DEFAULT_BOUNDARIES
 from litetel.instruments import _LMAX
@@ -498,3 +499,42 @@ def test_threads_creating_series_and_recording_concurrently(rec):
     assert got[("h", ())] == 18000
     assert len([k for k in got if k[0] == "c"]) == 51  # 50 series and the overflow
     assert sorted(len(set(inst._gids)) == inst.series_count for inst in (c, hist)) == [True, True]
+
+
+# ------------------------------------------------------------------------------ the wire's limits
+
+LIMIT_CASES = {  # what a frame may carry at most (dictionary.MAX_*): (at the limit, one past it)
+    "attributes": (lambda n: {"k%d" % i: i for i in range(n)}, MAX_ATTRIBUTES),
+    "key length": (lambda n: {"k" * n: 1}, MAX_KEY),
+    "value length": (lambda n: {"k": "v" * n}, MAX_TEXT),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LIMIT_CASES))
+def test_attributes_past_the_wire_limits_are_refused_and_create_nothing(rec, case):
+    # A gateway rejects a frame carrying more (limit_attrs, limit_key, limit_string), and every dictionary
+    # refresh after it: accepted, one series would cost every later frame its points.
+    make, limit = LIMIT_CASES[case]
+    c = rec.meter.counter("c")
+    with pytest.raises(InstrumentError, match="more than the %d a frame carries" % limit):
+        c.add(1, make(limit + 1))
+    with pytest.raises(InstrumentError):
+        c.bind(make(limit + 1))
+    assert rec.dev.dictionary.series_count == 0
+    c.add(1, make(limit))
+    assert list(rec.points().values()) == [1]
+
+
+def test_instrument_and_scope_text_past_the_wire_limits_is_refused(rec):
+    with pytest.raises(InstrumentError, match="512 a frame carries"):
+        rec.meter.histogram("h", boundaries=range(MAX_BOUNDARIES + 1))
+    assert len(rec.meter.histogram("h", boundaries=range(MAX_BOUNDARIES)).boundaries) == MAX_BOUNDARIES
+    with pytest.raises(InstrumentError, match="4096 a frame carries"):
+        rec.meter.counter("c", description="d" * (MAX_TEXT + 1))
+    with pytest.raises(InstrumentError, match="4096 a frame carries"):
+        rec.dev.meter("m" * (MAX_TEXT + 1))
+    with pytest.raises(InstrumentError, match="4096 a frame carries"):
+        rec.dev.meter("m", version="v" * (MAX_TEXT + 1))
+    with pytest.raises(InstrumentError, match="128 a frame carries"):
+        Device("d", resource={"k%d" % i: i for i in range(MAX_ATTRIBUTES + 1)})
+    assert [i.name for i in rec.meter.instruments()] == ["h"]

@@ -30,7 +30,7 @@ EDGE_KEYS = [
     ("f", 0.5, "g", -0.0, "h", 1e300, "i", float("inf"), "j", -float("inf"), "k", 5e-324),
     ("a", True, "b", False),
     ("http.request.method", "GET", "http.response.status_code", 200, "http.route", "/api/r7"),
-    ("k" * 300, "v" * 5000),
+    ("k" * 256, "v" * 4096),  # the longest a frame carries (dictionary.MAX_KEY, MAX_TEXT)
     ("x", "same", "y", "same"),  # one object twice in one record
 ]
 

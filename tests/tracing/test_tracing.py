@@ -8,6 +8,7 @@ import pytest
 
 from litetel import frame, sampling
 from litetel.device import Device
+from litetel.dictionary import MAX_KEY, MAX_TEXT
 from litetel.logs import ERROR, FATAL, INFO, WARN
 from litetel.ring_buffer import RingBuffer
 from litetel.trace_context import current_span, format_traceparent, parse_traceparent
@@ -191,6 +192,24 @@ def test_text_utf8_cannot_encode_costs_neither_the_record_nor_its_frame():
     ((_, _, _, body, log_attrs, _, _, _),) = logs
     assert (body, log_attrs[1]) == ("bad \ufffd", "\ufffd")
     assert len(points) == 2
+
+
+def test_text_past_the_wire_limits_is_cut_not_refused():
+    # A span's or log record's text longer than a frame may carry (a gateway would reject the whole frame,
+    # metrics included) is cut to the limit: 256 characters for an attribute key, 4096 for the rest.
+    dev = Device("t-long")
+    tracer, log = dev.tracer("app"), dev.logger("app")
+    with tracer.span("s" * 5000, {"k" * 300: "v" * 5000}) as span:
+        span.add_event("e" * 5000)
+        span.set_status_error("m" * 5000)
+    log.warning("b" * 5000, {"k": "x" * 5000})
+    _delta, _points, spans, logs = payload_of(dev)
+    strings = dev.dictionary.strings
+    ((_, _, _, _, name, _, _, _, attrs, events, _, msg, _),) = spans
+    assert (strings[name], strings[events[0][0]], msg) == ("s" * MAX_TEXT, "e" * MAX_TEXT, "m" * MAX_TEXT)
+    assert (strings[attrs[0] >> 2], attrs[1]) == ("k" * MAX_KEY, "v" * MAX_TEXT)
+    ((_, _, _, body, log_attrs, _, _, _),) = logs
+    assert (body, log_attrs[1]) == ("b" * MAX_TEXT, "x" * MAX_TEXT)
 
 
 def test_records_too_large_for_the_buffer_cost_only_themselves():
