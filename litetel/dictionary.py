@@ -27,7 +27,7 @@ from litetel.errors import InstrumentError
 # refresh after it, which would cost every point the device records from then on.
 MAX_TEXT = 4096  # characters of any string
 MAX_KEY = 256  # characters of an attribute key (instrument names and units are held shorter: meter.py)
-MAX_ATTRIBUTES = 128  # of one series, and of the resource
+MAX_SERIES_ATTRIBUTES = 128  # of one series, and of the resource (a span keeps 32: signal_buffer.py)
 MAX_BOUNDARIES = 512  # of one histogram
 
 _INT64_MAX = (1 << 63) - 1
@@ -74,10 +74,11 @@ def check_text(s, limit=MAX_TEXT):
 
 def check_key_text(key):
     """``check_text`` of every str of canonical ``key``, its attribute keys (``MAX_KEY``) and values, and at
-    most ``MAX_ATTRIBUTES`` attributes: before its series is made (the hot path's ``canonical_key`` does not pay
-    for it)."""
-    if len(key) > 2 * MAX_ATTRIBUTES:
-        raise InstrumentError("%d attributes, more than the %d a frame carries" % (len(key) // 2, MAX_ATTRIBUTES))
+    most ``MAX_SERIES_ATTRIBUTES`` attributes: before its series is made (the hot path's ``canonical_key`` does
+    not pay for it)."""
+    n = len(key) // 2
+    if n > MAX_SERIES_ATTRIBUTES:
+        raise InstrumentError("%d attributes, more than the %d a frame carries" % (n, MAX_SERIES_ATTRIBUTES))
     for i in range(len(key)):
         s = key[i]
         if s.__class__ is str:

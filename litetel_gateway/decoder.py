@@ -18,7 +18,7 @@ import msgpack
 
 from litetel import compression, decoding
 from litetel import frame as wire
-from litetel.dictionary import MAX_ATTRIBUTES, MAX_BOUNDARIES, MAX_KEY, MAX_TEXT
+from litetel.dictionary import MAX_BOUNDARIES, MAX_KEY, MAX_SERIES_ATTRIBUTES, MAX_TEXT
 from litetel.errors import CodecError, FrameError
 from litetel_gateway.payload_schema import (  # noqa: F401 (re-exported: the decoder's public names)
     ATTR_BOOL,
@@ -59,7 +59,7 @@ class Limits:
         max_strings=50_000,
         max_value_len=MAX_TEXT,  # the defaults are the wire's limits, which devices refuse to exceed
         max_key_len=MAX_KEY,
-        max_attrs=MAX_ATTRIBUTES,
+        max_attrs=MAX_SERIES_ATTRIBUTES,
         max_buckets=MAX_BOUNDARIES,
         max_scopes=1024,
     ):

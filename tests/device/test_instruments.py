@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from litetel.device import Device
-from litetel.dictionary import MAX_ATTRIBUTES, MAX_BOUNDARIES, MAX_KEY, MAX_TEXT
+from litetel.dictionary import MAX_BOUNDARIES, MAX_KEY, MAX_SERIES_ATTRIBUTES, MAX_TEXT
 from litetel.errors import InstrumentError
 from litetel.histogram import DEFAULT_BOUNDARIES
 from litetel.instruments import _LMAX
@@ -504,7 +504,7 @@ def test_threads_creating_series_and_recording_concurrently(rec):
 # ------------------------------------------------------------------------------ the wire's limits
 
 LIMIT_CASES = {  # what a frame may carry at most (dictionary.MAX_*): (at the limit, one past it)
-    "attributes": (lambda n: {"k%d" % i: i for i in range(n)}, MAX_ATTRIBUTES),
+    "attributes": (lambda n: {"k%d" % i: i for i in range(n)}, MAX_SERIES_ATTRIBUTES),
     "key length": (lambda n: {"k" * n: 1}, MAX_KEY),
     "value length": (lambda n: {"k": "v" * n}, MAX_TEXT),
 }
@@ -536,5 +536,5 @@ def test_instrument_and_scope_text_past_the_wire_limits_is_refused(rec):
     with pytest.raises(InstrumentError, match="4096 a frame carries"):
         rec.dev.meter("m", version="v" * (MAX_TEXT + 1))
     with pytest.raises(InstrumentError, match="128 a frame carries"):
-        Device("d", resource={"k%d" % i: i for i in range(MAX_ATTRIBUTES + 1)})
+        Device("d", resource={"k%d" % i: i for i in range(MAX_SERIES_ATTRIBUTES + 1)})
     assert [i.name for i in rec.meter.instruments()] == ["h"]

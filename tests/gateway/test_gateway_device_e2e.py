@@ -72,12 +72,12 @@ def test_a_gateway_that_lost_its_state_is_healed_by_a_dictionary_refresh(make_ga
 def test_what_a_device_accepts_at_the_wire_limits_the_gateway_accepts(make_gateway):
     # The device refuses a series past the wire's limits and cuts a span's text to them: what it sends at
     # the limits is what a gateway with default limits takes, so no frame is rejected and nothing else lost.
-    from litetel.dictionary import MAX_ATTRIBUTES, MAX_BOUNDARIES, MAX_KEY, MAX_TEXT
+    from litetel.dictionary import MAX_BOUNDARIES, MAX_KEY, MAX_SERIES_ATTRIBUTES, MAX_TEXT
 
     gateway = make_gateway()
-    dev = make_test_device(gateway.url, {"k%d" % i: "r" * MAX_TEXT for i in range(MAX_ATTRIBUTES)})
+    dev = make_test_device(gateway.url, {"k%d" % i: "r" * MAX_TEXT for i in range(MAX_SERIES_ATTRIBUTES)})
     meter = dev.meter("m" * MAX_TEXT, version="v" * MAX_TEXT)
-    meter.counter("c", description="d" * MAX_TEXT).add(1, {"k%d" % i: i for i in range(MAX_ATTRIBUTES)})
+    meter.counter("c", description="d" * MAX_TEXT).add(1, {"k%d" % i: i for i in range(MAX_SERIES_ATTRIBUTES)})
     meter.counter("c").add(1, {"k" * MAX_KEY: "v" * MAX_TEXT})
     meter.histogram("h", boundaries=range(MAX_BOUNDARIES)).record(3)
     with dev.tracer("t").span("s" * 9000, {"k" * 9000: "v" * 9000}):
