@@ -17,8 +17,13 @@ import os
 
 from litetel.accel import MICROPYTHON, import_packed, new_lock
 from litetel.clock import ticks_us, wall_us
-from litetel.dictionary import Dictionary
+from litetel.dictionary import SELF_SCOPE
 from litetel.meter import Meter
+
+if MICROPYTHON:
+    from litetel.dictionary import Dictionary
+else:  # held within a gateway's per-device limits, which a MicroPython heap runs out long before
+    from litetel.epoch_limits import Dictionary
 
 # The encode side (codecs, compression, frame, ring buffer) is imported where it is first used: recording
 # needs none of it, so `import litetel; litetel.Device` stays cheap on CPython. Not on MicroPython: every
@@ -28,7 +33,6 @@ if MICROPYTHON:
     from litetel import frame, ring_buffer  # noqa: F401
 
 _ID_CHARS = "._:-"
-SELF_SCOPE = "litetel"
 
 
 def _check_device_id(device_id):

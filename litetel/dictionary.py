@@ -29,6 +29,8 @@ MAX_TEXT = 4096  # characters of any string
 MAX_KEY = 256  # characters of an attribute key (instrument names and units are held shorter: meter.py)
 MAX_SERIES_ATTRIBUTES = 128  # of one series, and of the resource (a span keeps 32: signal_buffer.py)
 MAX_BOUNDARIES = 512  # of one histogram
+SELF_SCOPE = "litetel"  # the scope of the device's own telemetry (its loss counters)
+OVERFLOW_KEY = ("otel.metric.overflow", True)  # the attributes of an instrument's overflow series
 
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
@@ -177,6 +179,12 @@ class Dictionary:
         finally:
             lock.release()
 
+    def admits(self, key, scope_id):
+        """Whether a new series of canonical ``key`` (of an instrument of scope ``scope_id``) fits the epoch;
+        if not, it goes to its instrument's overflow series. Always here: a CPython Device uses
+        ``epoch_limits.Dictionary``, held within a gateway's limits, which a MicroPython heap cannot reach."""
+        return True
+
     def new_series(self, key):
         """A new series id for an instrument's series of canonical ``key`` (its attribute keys interned first)."""
         self._intern_key(key)
@@ -306,3 +314,4 @@ def _table(make, items, rows):
 
         return Rows(make, items)
     return [make(x) for x in items]
+

@@ -22,7 +22,7 @@ everything else takes the instrument's lock.
 from array import array
 
 from litetel.accel import ATOMIC_COUNT, MICROPYTHON, collect_garbage, new_lock
-from litetel.dictionary import canonical_key, check_key_text
+from litetel.dictionary import OVERFLOW_KEY, canonical_key, check_key_text
 from litetel.errors import InstrumentError
 
 if not MICROPYTHON:
@@ -32,8 +32,6 @@ COUNTER = 0
 UPDOWN_COUNTER = 1
 GAUGE = 2
 HISTOGRAM = 3
-
-OVERFLOW_KEY = ("otel.metric.overflow", True)
 
 # The range of an array('l') element on this port: 64-bit here, 32-bit on most microcontrollers. An integer
 # sum leaving it spills into an exact Python int (MicroPython's struct/array would silently truncate it).
@@ -148,7 +146,8 @@ class _Instrument:
             index = self._index
             handle = index.get(key)  # another thread may have created it meanwhile
             if handle is None:
-                if len(index) - (OVERFLOW_KEY in index) >= self.max_series or key == OVERFLOW_KEY:
+                if (len(index) - (OVERFLOW_KEY in index) >= self.max_series or key == OVERFLOW_KEY
+                        or not self._dictionary.admits(key, self.scope_id)):  # the epoch's limits: dictionary.py
                     key = OVERFLOW_KEY
                     handle = index.get(key)
                 if handle is None:

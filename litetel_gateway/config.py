@@ -11,6 +11,8 @@ import os
 import urllib.parse
 from dataclasses import dataclass, field
 
+from litetel.epoch_limits import MAX_EPOCH_SERIES, MAX_EPOCH_STRINGS
+
 DEFAULT_PORT = 8080
 MIB = 1 << 20
 
@@ -64,8 +66,8 @@ class Config:
     temporality: str = "delta"
     max_request_bytes: int = 4 * MIB
     max_frame_bytes: int = 1 * MIB
-    max_series_per_device: int = 10_000
-    max_strings_per_device: int = 50_000
+    max_series_per_device: int = MAX_EPOCH_SERIES  # a device stays within the defaults (epoch_limits.py)
+    max_strings_per_device: int = MAX_EPOCH_STRINGS
     max_clock_skew_s: float = 300.0
     batch_points: int = 5000
     shutdown_timeout_s: float = 10.0

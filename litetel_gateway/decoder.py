@@ -19,6 +19,7 @@ import msgpack
 from litetel import compression, decoding
 from litetel import frame as wire
 from litetel.dictionary import MAX_BOUNDARIES, MAX_KEY, MAX_SERIES_ATTRIBUTES, MAX_TEXT
+from litetel.epoch_limits import MAX_EPOCH_SCOPES, MAX_EPOCH_SERIES, MAX_EPOCH_STRINGS
 from litetel.errors import CodecError, FrameError
 from litetel_gateway.payload_schema import (  # noqa: F401 (re-exported: the decoder's public names)
     ATTR_BOOL,
@@ -55,13 +56,13 @@ class Limits:
     def __init__(
         self,
         max_frame_bytes=1 << 20,
-        max_series=10_000,
-        max_strings=50_000,
-        max_value_len=MAX_TEXT,  # the defaults are the wire's limits, which devices refuse to exceed
+        max_series=MAX_EPOCH_SERIES,  # the defaults are the wire's limits, which devices stay within
+        max_strings=MAX_EPOCH_STRINGS,
+        max_value_len=MAX_TEXT,
         max_key_len=MAX_KEY,
         max_attrs=MAX_SERIES_ATTRIBUTES,
         max_buckets=MAX_BOUNDARIES,
-        max_scopes=1024,
+        max_scopes=MAX_EPOCH_SCOPES,
     ):
         self.max_frame_bytes = max_frame_bytes
         self.max_series = max_series

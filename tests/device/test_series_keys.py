@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from litetel import series_keys
+from litetel import epoch_limits, series_keys
 from litetel.device import Device
 from litetel.dictionary import canonical_key
 from litetel.errors import InstrumentError
@@ -69,7 +69,8 @@ def test_colliding_hashes_are_told_apart_by_the_keys(monkeypatch, n):
     assert set(c._index._hashes) == {12345}
 
 
-def test_the_table_grows_and_keeps_every_series():
+def test_the_table_grows_and_keeps_every_series(monkeypatch):
+    monkeypatch.setattr(epoch_limits, "MAX_EPOCH_SERIES", 40000)  # more series than a gateway takes of a device
     c = counter(max_series=40000)
     sizes = set()
     attr_sets = [{"route": "/r%d" % i, "code": i % 7} for i in range(33000)]

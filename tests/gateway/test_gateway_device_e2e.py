@@ -87,3 +87,31 @@ def test_what_a_device_accepts_at_the_wire_limits_the_gateway_accepts(make_gatew
     status, body = gateway.get("/metrics")
     frames = [line for line in body.decode().splitlines() if line.startswith("litetel_gateway_frames_in_total")]
     assert frames == ['litetel_gateway_frames_in_total{result="ok"} 1'], frames
+
+
+def test_a_device_past_the_gateways_series_limit_loses_no_frame(make_gateway):
+    # A gateway rejects the frame that takes a device past --max-series-per-device (10,000 by default) and every
+    # later frame of the epoch. The device stays within it: the attribute sets past it go to the overflow series,
+    # so every frame is accepted and every increment arrives, once.
+    from litetel.epoch_limits import MAX_EPOCH_SERIES
+    from litetel.errors import InstrumentError
+
+    gateway = make_gateway()
+    dev = make_test_device(gateway.url, RESOURCE, "msgpack", "zstd")
+    users = dev.meter("m").counter("users", max_series=2 * MAX_EPOCH_SERIES)
+    sent = 0
+    for chunk in range(MAX_EPOCH_SERIES // 1000 + 1):  # 11,000 attribute sets, a frame a thousand
+        for i in range(chunk * 1000, (chunk + 1) * 1000):
+            users.add(1, {"user": i})
+        dev.collect()
+        sent += dev.flush()
+    users.add(5, {"user": -1})  # a new attribute set now: the overflow series, in a frame accepted as well
+    dev.collect()
+    sent += dev.flush()
+    with pytest.raises(InstrumentError, match="dictionary is full"):
+        dev.meter("m").gauge("after")  # room is kept for overflow series, not for new instruments
+    assert sent == MAX_EPOCH_SERIES // 1000 + 2
+    status, body = gateway.get("/metrics")
+    frames = [line for line in body.decode().splitlines() if line.startswith("litetel_gateway_frames_in_total")]
+    assert frames == ['litetel_gateway_frames_in_total{result="ok"} %d' % sent], frames
+    assert dev.dictionary.series_count <= MAX_EPOCH_SERIES

@@ -34,7 +34,9 @@ ROMFS_IMAGE = REPO_ROOT / "build" / "romfs" / "litetel.romfs"
 _HEAPSIZE = re.compile(r"^#\s*heapsize:\s*(\d+[KkMm]?)\s*$")
 _FORM = re.compile(r"^#\s*form:\s*(source)\s*$")
 # Modules the core never imports on MicroPython (CPython-only): a compile failure there is not an error.
-_CPYTHON_ONLY = {"asgi", "background", "cli", "cbor_c", "lockfree", "msgpack_c", "series_keys", "zstd_compression"}
+_CPYTHON_ONLY = {
+    "asgi", "background", "cli", "cbor_c", "epoch_limits", "lockfree", "msgpack_c", "series_keys", "zstd_compression"
+}
 
 
 def find_micropython():

@@ -1,0 +1,93 @@
+"""The epoch's dictionary stays within a gateway's per-device limits (litetel/epoch_limits.py).
+
+Past them a gateway rejects the frame adding the entry and every later frame of the epoch, so every point
+would be lost. The device instead sends a new attribute set to its instrument's overflow series (nothing
+dropped, nothing counted twice), refuses a new instrument or scope with ``InstrumentError``, and keeps room
+for its own loss counters. The limits are patched small here; the real ones are checked against a real
+gateway in tests/gateway/test_gateway_device_e2e.py.
+"""
+
+import pytest
+
+from litetel import epoch_limits
+from litetel.dictionary import OVERFLOW_KEY
+from litetel.epoch_limits import SELF_RESERVE
+from litetel.errors import InstrumentError
+
+OVERFLOW = (OVERFLOW_KEY,)
+SERIES = 100 + SELF_RESERVE  # a patched MAX_EPOCH_SERIES: 100 series for the application
+
+
+@pytest.fixture
+def small_epoch(monkeypatch):
+    monkeypatch.setattr(epoch_limits, "MAX_EPOCH_SERIES", SERIES)
+    monkeypatch.setattr(epoch_limits, "MAX_EPOCH_STRINGS", 1000)
+    monkeypatch.setattr(epoch_limits, "MAX_EPOCH_SCOPES", 4)
+
+
+def test_past_the_epochs_series_limit_new_attribute_sets_go_to_overflow(small_epoch, rec):
+    a = rec.meter.counter("a", max_series=1000)  # the instruments' own caps far above the epoch's
+    b = rec.meter.counter("b", max_series=1000)
+    for i in range(150):
+        a.add(1, {"i": i})
+    for i in range(10):
+        b.add(i + 1, {"i": i})
+    got = rec.points()
+    # 100 series less the overflow series each instrument may still need: a made 98 and its overflow
+    assert a.series_count == 99 and rec.dev.dictionary.series_count == 100
+    assert got[("a", OVERFLOW)] == 150 - 98
+    assert got[("b", OVERFLOW)] == sum(range(1, 11))  # b had no room left but its own overflow series
+    assert sum(got.values()) == 150 + sum(range(1, 11))  # never dropped, never counted twice
+    assert len(rec.dev.dictionary.strings) < epoch_limits.MAX_EPOCH_STRINGS
+
+
+def test_series_made_before_the_limit_keep_their_own_points(small_epoch, rec):
+    c = rec.meter.counter("c", max_series=1000)
+    for i in range(200):
+        c.add(1, {"i": i})
+    rec.points()
+    c.add(5, {"i": 0})
+    c.add(7, {"i": 500})
+    assert rec.points() == {("c", (("i", 0),)): 5, ("c", OVERFLOW): 7}
+
+
+def test_a_new_instrument_past_the_limit_is_refused_and_adds_nothing(small_epoch, rec):
+    c = rec.meter.counter("c", max_series=1000)
+    for i in range(200):
+        c.add(1, {"i": i})
+    strings = len(rec.dev.dictionary.strings)
+    with pytest.raises(InstrumentError, match="dictionary is full"):
+        rec.meter.gauge("late")
+    assert len(rec.dev.dictionary.strings) == strings and len(rec.dev.dictionary.instruments) == 1
+    assert rec.meter.counter("c", max_series=1000) is c  # an existing one is still found
+
+
+def test_string_limit_sends_new_attribute_sets_to_overflow(monkeypatch, rec):
+    monkeypatch.setattr(epoch_limits, "MAX_EPOCH_STRINGS", 40 + SELF_RESERVE)
+    c = rec.meter.counter("c", max_series=1000)
+    for i in range(100):
+        c.add(1, {"key%d" % i: 1})  # a new attribute key each: a new string each
+    got = rec.points()
+    assert len(rec.dev.dictionary.strings) <= epoch_limits.MAX_EPOCH_STRINGS - SELF_RESERVE
+    assert got[("c", OVERFLOW)] > 0 and sum(got.values()) == 100
+
+
+def test_scopes_past_the_limit_are_refused_but_the_devices_own_is_kept(small_epoch, rec):
+    rec.dev.meter("two")
+    rec.dev.meter("three")
+    with pytest.raises(InstrumentError, match="dictionary is full"):
+        rec.dev.meter("four")  # test, two, three, and one kept for the device's own scope
+    rec.dev.count_drop("buffer_full", 2)  # makes the "litetel" scope, its counter and series
+    got = rec.points()
+    assert got[("litetel.device.frames.dropped", (("reason", "buffer_full"),))] == 2
+
+
+def test_the_devices_loss_counters_are_made_after_the_application_filled_the_epoch(small_epoch, rec):
+    c = rec.meter.counter("c", max_series=1000)
+    for i in range(300):
+        c.add(1, {"i": i})
+    for reason in ("buffer_full", "rejected", "too_large", "corrupt"):
+        rec.dev.count_drop(reason, 1)
+    got = rec.points()
+    assert [got[("litetel.device.frames.dropped", (("reason", r),))] for r in ("buffer_full", "corrupt")] == [1, 1]
+    assert rec.dev.dictionary.series_count <= epoch_limits.MAX_EPOCH_SERIES
