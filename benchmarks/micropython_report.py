@@ -62,11 +62,11 @@ def micropython_section(r):
         "## MicroPython (real interpreter)",
         "",
         (
-            "`benchmarks/micropython_bench.py` under `-X heapsize=64K`, 5 runs (median, IQR); timings with "
-            "`time.ticks_us` over 10,000 calls, allocation with `gc.mem_alloc()`. The issue-2 scenario "
-            "(import, 20 series, 10,000 recordings, `collect()` into an 8 KB RAM buffer) ran under 64K: "
-            "from .py sources **%s**; precompiled to .mpy **%s** (heap figures of a failed 64K run come from "
-            "a 256K run)."
+            "`benchmarks/micropython_bench.py` under `-X heapsize=64K` (256K where it fails), 5 runs (median, "
+            "IQR); timings with `time.ticks_us` over 10,000 calls, allocation with `gc.mem_alloc()`. The "
+            "issue-2 scenario (`benchmarks/micropython_scenario.py`, that alone: import, 20 series, 10,000 "
+            "recordings, `collect()` into an 8 KB RAM buffer) ran under 64K: from .py sources **%s**; "
+            "precompiled to .mpy **%s** (heap figures of a failed 64K run come from a 256K run)."
         )
         % tuple(status),
         "",
