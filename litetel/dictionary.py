@@ -144,6 +144,10 @@ class Dictionary:
             i = self._intern(self.strings, self._sids, s)
         return i
 
+    # The sid of a string a span or log record sends (its name, an attribute key): the same here; refused
+    # (InstrumentError) when the epoch has no room for it on CPython (epoch_limits.py), dropping that record.
+    signal_sid = sid
+
     def add_scope(self, name, version=""):
         """The id of instrumentation scope ``(name, version)``, added when new."""
         check_text(version)  # before the name is interned: a refused scope adds nothing

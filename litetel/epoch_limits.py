@@ -10,12 +10,13 @@ within them instead:
   ``max_series``: never dropped, never counted twice. One series an instrument is kept for that overflow
   series, so it always has room;
 - a new instrument or scope that would pass one is refused with ``InstrumentError``, and adds nothing;
+- a span or log record whose name or attribute key would pass the string limit is dropped and counted
+  (``litetel.device.spans.dropped`` / ``logs.dropped``);
 - the device's own scope (``dictionary.SELF_SCOPE``) keeps ``SELF_RESERVE`` entries and one scope below the
   limits: its loss counters are made when a loss happens, maybe after the application filled the rest.
 
 A CPython ``Device`` uses this class (``device.py``). A MicroPython heap runs out long before the limits (10,000
-series take over 2 MB there), so a board never loads this code. Not held: the strings that span and log
-names and attribute keys intern (``signal_buffer.py``).
+series take over 2 MB there), so a board never loads this code.
 
     >>> from litetel.device import Device
     >>> meter = Device("doc-epoch").meter("demo")
@@ -41,6 +42,17 @@ class Dictionary(_Dictionary):
 
     _overflow_owed = 0  # instruments without an overflow series yet: each may still need one
     _self_scope = -1  # the scope id of SELF_SCOPE, whose entries may use SELF_RESERVE
+
+    def signal_sid(self, s):
+        """As ``sid``, for the text of a span or log record: ``InstrumentError`` when ``s`` is new and the
+        epoch's strings are full but for the reserve of series and instruments; the record is then dropped
+        and counted (``signal_buffer.SignalBuffer.collect``)."""
+        i = self._sids.get(s)
+        if i is None:
+            if len(self.strings) + 1 + SELF_RESERVE + 1 > MAX_EPOCH_STRINGS:
+                raise self._full()
+            i = self.sid(s)
+        return i
 
     def add_scope(self, name, version=""):
         """As ``dictionary.Dictionary.add_scope``; ``InstrumentError`` past ``MAX_EPOCH_SCOPES`` (of which one is

@@ -12,6 +12,7 @@ most ``max_items`` per interval: past that an item is dropped and counted, so a 
 
 from litetel.accel import MICROPYTHON, new_lock
 from litetel.dictionary import MAX_KEY, MAX_TEXT
+from litetel.errors import InstrumentError
 
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
@@ -51,7 +52,8 @@ class SignalBuffer:
         return False
 
     def count_dropped(self, n):
-        """Count ``n`` items dropped (the interval's buffer was full, or their frame too large)."""
+        """Count ``n`` items dropped (the interval's buffer was full, their frame too large, or their text
+        past the epoch's string limit)."""
         first = self._first_drop
         if first is not None:
             self._first_drop = None
@@ -66,7 +68,13 @@ class SignalBuffer:
         self._items = []
         lock.release()
         encode = self._encode
-        return [encode(item, dictionary, end_ticks) for item in items]
+        out = []
+        for item in items:
+            try:
+                out.append(encode(item, dictionary, end_ticks))
+            except InstrumentError:  # a new string past the epoch's limit (epoch_limits.py): dropped, counted
+                self.count_dropped(1)
+        return out
 
 
 def wire_text(s, limit=MAX_TEXT):
@@ -93,7 +101,7 @@ def wire_attrs(attrs, dictionary):
     out = []
     if not attrs:
         return out
-    sid = dictionary.sid
+    sid = dictionary.signal_sid
     n = 0
     for k, v in attrs.items():
         if k.__class__ is not str or not k or v is None:

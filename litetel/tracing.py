@@ -226,7 +226,7 @@ class Tracer:
 
 def encode_span(span, dictionary, end_ticks):
     """A finished span as its wire entry (wire format §2.4); times relative to the frame's end."""
-    sid = dictionary.sid
+    sid = dictionary.signal_sid
     events = span.events
     if events:
         start = span.start_us

@@ -91,3 +91,36 @@ def test_the_devices_loss_counters_are_made_after_the_application_filled_the_epo
     got = rec.points()
     assert [got[("litetel.device.frames.dropped", (("reason", r),))] for r in ("buffer_full", "corrupt")] == [1, 1]
     assert rec.dev.dictionary.series_count <= epoch_limits.MAX_EPOCH_SERIES
+
+
+def test_spans_and_logs_past_the_string_limit_are_dropped_and_counted(monkeypatch, make_recorder):
+    # A span name with an id in it interns a new string each time: past the limit the span goes, counted, and
+    # the strings stop growing; spans whose strings are known still travel.
+    monkeypatch.setattr(epoch_limits, "MAX_EPOCH_STRINGS", 100 + SELF_RESERVE)
+    rec = make_recorder(max_spans=1000, max_logs=1000)  # the interval's buffers drop none of these
+    tracer = rec.dev.tracer("app")
+    log = rec.dev.logger("app")
+    for i in range(150):
+        with tracer.span("order %d" % i):
+            pass
+    for i in range(60):
+        log.info("x", {"key%d" % i: 1})
+    with tracer.span("order 0"):
+        pass
+    rec.points()
+    spans, logs = _signals(rec)
+    assert len(rec.dev.dictionary.strings) <= epoch_limits.MAX_EPOCH_STRINGS - SELF_RESERVE
+    got = rec.points()  # drops counted while a frame is made are reported in the next one
+    dropped_spans = got[("litetel.device.spans.dropped", ())]
+    dropped_logs = got[("litetel.device.logs.dropped", ())]
+    assert dropped_spans > 0 and dropped_logs > 0
+    assert len(spans) + dropped_spans == 151 and len(logs) + dropped_logs == 60  # each one sent or counted
+    assert rec.replica.strings[spans[-1][4]] == "order 0"  # a known name still travels
+
+
+def _signals(rec):
+    from litetel import frame
+
+    header, payload, _ = frame.parse_frame(rec.dev.buffer.newest())
+    body = frame.decode_payload(header, payload)
+    return body[2], body[3]

@@ -3,7 +3,10 @@ gateway process → real rotel: every instrument kind arrives with the recorded 
 lost its state answers ``need_dict`` and is healed by the device's dictionary refresh."""
 
 import pytest
+from device.device_replica import Replica
 from support.gateway import TEST_DEVICE_ID, make_test_device
+
+from litetel import frame
 
 RESOURCE = {"service.name": "e2e", "host.arch": "xtensa"}
 
@@ -115,3 +118,32 @@ def test_a_device_past_the_gateways_series_limit_loses_no_frame(make_gateway):
     frames = [line for line in body.decode().splitlines() if line.startswith("litetel_gateway_frames_in_total")]
     assert frames == ['litetel_gateway_frames_in_total{result="ok"} %d' % sent], frames
     assert dev.dictionary.series_count <= MAX_EPOCH_SERIES
+
+
+def test_spans_with_ever_new_names_never_cost_the_device_its_frames(make_gateway, monkeypatch):
+    # A span name with an id in it interns a new string each time. The device stops at the gateway's string
+    # limit (here both set to 2,000): past it such spans are dropped and counted, and every frame, metrics
+    # included, is still accepted. Before, the frame passing the limit and every later one were rejected.
+    from litetel import epoch_limits
+
+    monkeypatch.setattr(epoch_limits, "MAX_EPOCH_STRINGS", 2000)
+    gateway = make_gateway(extra_args=("--max-strings-per-device", "2000"))
+    dev = make_test_device(gateway.url, RESOURCE, "msgpack", "zstd", max_spans=1000)
+    tracer = dev.tracer("t")
+    requests = dev.meter("m").counter("requests")
+    replica = Replica()
+    sent = spans = dropped = 0
+    for batch in range(6):  # 5,000 span names, then a frame for the last batch's drops
+        for i in range(batch * 1000, min(batch * 1000 + 1000, 5000)):
+            with tracer.span("order %d" % i):
+                requests.add(1)
+        data = dev.collect()
+        points = replica.apply(data)
+        spans += len(frame.decode_payload(*frame.parse_frame(data)[:2])[2])
+        dropped += points.get(("litetel.device.spans.dropped", ()), 0)
+        sent += dev.flush()
+    assert sent == 6 and len(dev.dictionary.strings) < 2000
+    assert spans + dropped == 5000 and dropped > 3000  # each span sent or counted
+    status, body = gateway.get("/metrics")
+    frames = [line for line in body.decode().splitlines() if line.startswith("litetel_gateway_frames_in_total")]
+    assert frames == ['litetel_gateway_frames_in_total{result="ok"} 6'], frames
