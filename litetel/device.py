@@ -17,13 +17,8 @@ import os
 
 from litetel.accel import MICROPYTHON, import_packed, new_lock
 from litetel.clock import ticks_us, wall_us
-from litetel.dictionary import SELF_SCOPE
+from litetel.dictionary import SELF_SCOPE, Dictionary
 from litetel.meter import Meter
-
-if MICROPYTHON:
-    from litetel.dictionary import Dictionary
-else:  # held within a gateway's per-device limits, which a MicroPython heap runs out long before
-    from litetel.epoch_limits import Dictionary
 
 # The encode side (codecs, compression, frame, ring buffer) is imported where it is first used: recording
 # needs none of it, so `import litetel; litetel.Device` stays cheap on CPython. Not on MicroPython: every
@@ -103,7 +98,12 @@ class Device:
         self.max_logs = max_logs
         self.epoch = _new_epoch()
         self.device_hash = device_hash(device_id)
-        self.dictionary = Dictionary(resource)
+        if MICROPYTHON:
+            self.dictionary = Dictionary(resource)
+        else:  # held within a gateway's per-device limits, which a MicroPython heap runs out long before
+            from litetel.epoch_limits import Dictionary as HeldDictionary
+
+            self.dictionary = HeldDictionary(resource)
         if buffer is None:
             from litetel.ring_buffer import RingBuffer
 
