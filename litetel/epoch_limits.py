@@ -74,14 +74,18 @@ class Dictionary(_Dictionary):
         if not self._has_room(self._room(inst.scope_id), 1, 1, (inst.name, inst.unit, inst.description), 1):
             raise self._full()
         i = _Dictionary.add_instrument(self, inst)
-        self._overflow_owed += 1
+        self._owe(1)
         return i
 
     def new_series(self, key):
         gid = _Dictionary.new_series(self, key)
         if key == OVERFLOW_KEY:
-            self._overflow_owed -= 1
+            self._owe(-1)
         return gid
+
+    def _owe(self, n):
+        with self._lock:  # instruments are made on several threads at once
+            self._overflow_owed += n
 
     def admits(self, key, scope_id):
         """Whether a new series of canonical ``key`` (of an instrument of scope ``scope_id``) fits, with room

@@ -124,3 +124,26 @@ def _signals(rec):
     header, payload, _ = frame.parse_frame(rec.dev.buffer.newest())
     body = frame.decode_payload(header, payload)
     return body[2], body[3]
+
+
+def test_threads_making_instruments_and_series_at_once_stay_within_the_limit(small_epoch, rec):
+    import threading
+
+    made = threading.Barrier(8)
+
+    def work(t):
+        counters = [rec.meter.counter(name, max_series=1000) for name in ("a%d" % t, "b%d" % t)]
+        made.wait()  # then all make series at once, past the limit
+        for i in range(100):
+            for c in counters:
+                c.add(1, {"i": i})
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    got = rec.points()
+    assert sum(got.values()) == 8 * 2 * 100  # every add arrived once, in its own series or an overflow one
+    assert rec.dev.dictionary.series_count <= epoch_limits.MAX_EPOCH_SERIES - SELF_RESERVE + 8  # + a race each
+    assert all(("%s%d" % (p, t), OVERFLOW) in got for p in "ab" for t in range(8))  # none short of room
