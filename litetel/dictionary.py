@@ -318,4 +318,3 @@ def _table(make, items, rows):
 
         return Rows(make, items)
     return [make(x) for x in items]
-

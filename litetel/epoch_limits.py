@@ -15,8 +15,8 @@ within them instead:
 - the device's own scope (``dictionary.SELF_SCOPE``) keeps ``SELF_RESERVE`` entries and one scope below the
   limits: its loss counters are made when a loss happens, maybe after the application filled the rest.
 
-A CPython ``Device`` uses this class (``device.py``). A MicroPython heap runs out long before the limits (10,000
-series take over 2 MB there), so a board never loads this code.
+A CPython ``Device`` uses this class (``device.py``). A MicroPython heap runs out long before the limits
+(10,000 series take over 2 MB there), so a board never loads this code.
 
     >>> from litetel.device import Device
     >>> meter = Device("doc-epoch").meter("demo")
@@ -44,9 +44,9 @@ class Dictionary(_Dictionary):
     _self_scope = -1  # the scope id of SELF_SCOPE, whose entries may use SELF_RESERVE
 
     def signal_sid(self, s):
-        """As ``sid``, for the text of a span or log record: ``InstrumentError`` when ``s`` is new and the
-        epoch's strings are full but for the reserve of series and instruments; the record is then dropped
-        and counted (``signal_buffer.SignalBuffer.collect``)."""
+        """As ``sid``, for the text of a span or log record: ``InstrumentError`` when ``s`` is new and would
+        leave less than ``SELF_RESERVE`` strings below the limit; the record is then dropped and counted
+        (``signal_buffer.SignalBuffer.collect``)."""
         i = self._sids.get(s)
         if i is None:
             if len(self.strings) + 1 + SELF_RESERVE + 1 > MAX_EPOCH_STRINGS:
@@ -55,8 +55,8 @@ class Dictionary(_Dictionary):
         return i
 
     def add_scope(self, name, version=""):
-        """As ``dictionary.Dictionary.add_scope``; ``InstrumentError`` past ``MAX_EPOCH_SCOPES`` (of which one is
-        kept for the device's own scope)."""
+        """As ``dictionary.Dictionary.add_scope``; ``InstrumentError`` past ``MAX_EPOCH_SCOPES`` (of which one
+        is kept for the device's own scope)."""
         own = name == SELF_SCOPE and not version
         sids = self._sids
         if (sids.get(name), sids.get(version)) not in self._scope_ids and not self._has_room(
@@ -99,16 +99,16 @@ class Dictionary(_Dictionary):
 
     def _has_room(self, room, instruments, series, texts, step, scopes=0):
         # Whether the epoch takes this many more instruments and series, the strings of texts[::step] it lacks
-        # (a repeat counted twice) and, with scopes, that many scopes, `room` below the limits. One overflow
-        # series an instrument stays owed, and one string for its attribute key.
+        # (a repeat counted twice) and, with scopes, that many scopes in all, `room` below the limits; only
+        # what is added is checked. One overflow series an instrument stays owed, and one string for its key.
         sids = self._sids
         strings = len(self.strings) + room + 1
         for j in range(0, len(texts), step):
             if texts[j].__class__ is str and texts[j] not in sids:
                 strings += 1
         return (
-            len(self.instruments) + instruments + room <= MAX_EPOCH_SERIES
-            and self.series_count + self._overflow_owed + series + room <= MAX_EPOCH_SERIES
+            (not instruments or len(self.instruments) + instruments + room <= MAX_EPOCH_SERIES)
+            and (not series or self.series_count + self._overflow_owed + series + room <= MAX_EPOCH_SERIES)
             and strings <= MAX_EPOCH_STRINGS
             and scopes <= MAX_EPOCH_SCOPES
         )

@@ -147,7 +147,7 @@ class _Instrument:
             handle = index.get(key)  # another thread may have created it meanwhile
             if handle is None:
                 if (len(index) - (OVERFLOW_KEY in index) >= self.max_series or key == OVERFLOW_KEY
-                        or not self._dictionary.admits(key, self.scope_id)):  # the epoch's limits: dictionary.py
+                        or not self._dictionary.admits(key, self.scope_id)):  # the epoch's limits (epoch_limits.py)
                     key = OVERFLOW_KEY
                     handle = index.get(key)
                 if handle is None:
