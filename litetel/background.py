@@ -5,16 +5,22 @@ One daemon thread collects every ``interval_s`` and flushes when frames are pend
 It sleeps on an ``Event`` until the next collection or the end of the uploader's backoff, whichever comes
 first, so an offline device sleeps through its backoff instead of spinning.
 
+A process that exits without ``stop()`` stops the runner at exit (``atexit``, as the OTel SDK's
+``shutdown_on_exit``): the interval recorded so far is collected and flushed within ``EXIT_FLUSH_S``, and the
+frames still undelivered are logged, not silently lost with the daemon thread.
+
     runner = litetel.background.start(dev, interval_s=60)
     ...
     runner.stop()   # wakes the thread, collects and flushes one last time, joins
 """
 
+import atexit
 import logging
 import threading
 import time
 
 _log = logging.getLogger("litetel")
+EXIT_FLUSH_S = 5  # at interpreter exit, how long the last flush may take: a dead link must not hang the exit
 
 
 class Runner:
@@ -75,10 +81,22 @@ class Runner:
 
     def stop(self, timeout_s=10):
         """Wake the thread; it collects and flushes one last time (within ``timeout_s``); then join it."""
+        atexit.unregister(self._at_exit)
         self._stop_timeout_s = timeout_s
         self._wake.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout_s + 0.5)  # the final flush is bounded by timeout_s itself
+
+    def _at_exit(self):
+        # The interpreter is exiting and stop() was never called: the daemon thread would die with the
+        # interval recorded so far and the frames not yet sent. Stop it as stop() does, then say what is left.
+        self.stop(EXIT_FLUSH_S)
+        buffer = self.device.buffer
+        if buffer.pending:
+            path = getattr(buffer, "path", None)
+            _log.warning("litetel: %d frame(s) of device %s not delivered at exit (%s)", buffer.pending,
+                         getattr(self.device, "device_id", "?"),
+                         "kept in %s for the next start" % path if path else "lost with the RAM buffer")
 
 
 def start(device, interval_s):
@@ -89,4 +107,5 @@ def start(device, interval_s):
     """
     runner = Runner(device, interval_s)
     runner._thread.start()
+    atexit.register(runner._at_exit)  # unregistered by stop()
     return runner

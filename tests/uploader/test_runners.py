@@ -160,3 +160,48 @@ def test_aio_run_ticks_the_device_until_cancelled(gateway):
     assert dev.interval_s == 30
     assert gateway.delivered == [(7, s) for s in seqs]
     assert 2 <= len(ticks) <= 10 and set(ticks) == {0.05}  # sleeps between ticks; each bounded by tick_s
+
+
+_EXITING = """
+import sys
+sys.path[:0] = [{tests!r}, {root!r}]
+from litetel import background
+from support.gateway import make_test_device
+
+background.EXIT_FLUSH_S = 1
+dev = make_test_device({url!r}, {{"service.name": "exit"}})
+dev.meter("m").counter("c").add(5)
+dev.start(interval_s=3600)
+print("exiting without stop()", flush=True)
+"""
+
+
+def _exit_without_stop(url):
+    import os
+    import subprocess
+    import sys
+
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = _EXITING.format(tests=tests, root=os.path.dirname(tests), url=url)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+
+
+def test_a_process_exiting_without_stop_still_sends_its_last_interval(make_gateway):
+    # The runner's thread is a daemon: at exit it would die with the interval recorded so far. The exit hook
+    # stops it as stop() does: the interval is collected and flushed, and the gateway stores it.
+    gateway = make_gateway()
+    done = _exit_without_stop(gateway.url)
+    assert done.returncode == 0 and "exiting" in done.stdout, done.stderr
+    assert "not delivered" not in done.stderr, done.stderr
+    status, body = gateway.get("/metrics")
+    frames = [line for line in body.decode().splitlines() if line.startswith("litetel_gateway_frames_in_total")]
+    assert frames == ['litetel_gateway_frames_in_total{result="ok"} 1'], frames
+
+
+def test_a_process_exiting_with_the_gateway_away_says_what_it_did_not_deliver():
+    from support.ports import free_port
+
+    done = _exit_without_stop("http://127.0.0.1:%d" % free_port())  # nothing listens there
+    assert done.returncode == 0, done.stderr
+    assert "1 frame(s) of device" in done.stderr, done.stderr
+    assert "not delivered at exit (lost with the RAM buffer)" in done.stderr
