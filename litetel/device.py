@@ -165,11 +165,11 @@ class Device:
         lock = self._lock
         lock.acquire()
         try:
+            sent = self.dictionary.mark()  # first: on CPython it refuses a Device inherited across a fork
             failed = self._failed_collects
             if failed:  # counted now, not when they failed: that could need the heap that ran out
                 self.count_drop("collect_failed", failed)
                 self._failed_collects = 0  # in the counter now: should this frame be lost, drop_reports recounts it
-            sent = self.dictionary.mark()
             try:
                 frame = self._append_frame()
             except BaseException:

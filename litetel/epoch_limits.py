@@ -1,4 +1,5 @@
-"""A device's dictionary held within a gateway's per-device limits (wire format §2.1). CPython only.
+"""A device's dictionary held within a gateway's per-device limits (wire format §2.1), and to the process that
+made it. CPython only.
 
 A gateway keeps at most ``MAX_EPOCH_SERIES`` series (and instruments), ``MAX_EPOCH_STRINGS`` strings and
 ``MAX_EPOCH_SCOPES`` scopes of one device epoch (its ``--max-series-per-device`` and
@@ -15,6 +16,11 @@ within them instead:
 - the device's own scope (``dictionary.SELF_SCOPE``) keeps ``SELF_RESERVE`` entries and one scope below the
   limits: its loss counters are made when a loss happens, maybe after the application filled the rest.
 
+An epoch also belongs to one process. A Device inherited across ``fork()`` would send the child's frames
+under the parent's epoch and seqs, and the gateway would answer ``dup`` to whichever came second, dropping
+its points. So ``mark()``, the first step of ``Device.collect()``, raises ``LitetelError`` in any process
+but the one that made the dictionary.
+
 A CPython ``Device`` uses this class (``device.py``). A MicroPython heap runs out long before the limits
 (10,000 series take over 2 MB there), so a board never loads this code.
 
@@ -27,9 +33,11 @@ A CPython ``Device`` uses this class (``device.py``). A MicroPython heap runs ou
     True
 """
 
+import os
+
 from litetel.dictionary import OVERFLOW_KEY, SELF_SCOPE
 from litetel.dictionary import Dictionary as _Dictionary
-from litetel.errors import InstrumentError
+from litetel.errors import InstrumentError, LitetelError
 
 MAX_EPOCH_SERIES = 10000  # series of an epoch, and instruments
 MAX_EPOCH_STRINGS = 50000
@@ -42,6 +50,20 @@ class Dictionary(_Dictionary):
 
     _overflow_owed = 0  # instruments without an overflow series yet: each may still need one
     _self_scope = -1  # the scope id of SELF_SCOPE, whose entries may use SELF_RESERVE
+
+    def __init__(self, resource=None):
+        self._pid = os.getpid()
+        _Dictionary.__init__(self, resource)
+
+    def mark(self):
+        """As ``dictionary.Dictionary.mark``; ``LitetelError`` in a process other than the one that made it."""
+        if os.getpid() != self._pid:
+            raise LitetelError(
+                "this Device was made in process %d, before a fork: collecting in process %d would send frames "
+                "under the same epoch and seqs, which the gateway drops as duplicates. Make a Device in each "
+                "process, after the fork, with its own device id and key" % (self._pid, os.getpid())
+            )
+        return _Dictionary.mark(self)
 
     def signal_sid(self, s):
         """As ``sid``, for the text of a span or log record: ``InstrumentError`` when ``s`` is new and would

@@ -1,4 +1,5 @@
-"""The epoch's dictionary stays within a gateway's per-device limits (litetel/epoch_limits.py).
+"""The epoch's dictionary stays within a gateway's per-device limits, and in the process that made it
+(litetel/epoch_limits.py).
 
 Past them a gateway rejects the frame adding the entry and every later frame of the epoch, so every point
 would be lost. The device instead sends a new attribute set to its instrument's overflow series (nothing
@@ -7,12 +8,14 @@ for its own loss counters. The limits are patched small here; the real ones are 
 gateway in tests/gateway/test_gateway_device_e2e.py.
 """
 
+import os
+
 import pytest
 
 from litetel import epoch_limits
 from litetel.dictionary import OVERFLOW_KEY
 from litetel.epoch_limits import SELF_RESERVE
-from litetel.errors import InstrumentError
+from litetel.errors import InstrumentError, LitetelError
 
 OVERFLOW = (OVERFLOW_KEY,)
 SERIES = 100 + SELF_RESERVE  # a patched MAX_EPOCH_SERIES: 100 series for the application
@@ -147,3 +150,26 @@ def test_threads_making_instruments_and_series_at_once_stay_within_the_limit(sma
     assert sum(got.values()) == 8 * 2 * 100  # every add arrived once, in its own series or an overflow one
     assert rec.dev.dictionary.series_count <= epoch_limits.MAX_EPOCH_SERIES - SELF_RESERVE + 8  # + a race each
     assert all(("%s%d" % (p, t), OVERFLOW) in got for p in "ab" for t in range(8))  # none short of room
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_device_inherited_across_a_fork_refuses_to_collect_in_the_child(rec):
+    # The child would send frames under the parent's epoch and seqs: the gateway would drop one side's as dup.
+    c = rec.meter.counter("c")
+    c.add(1)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what collect() did, and leave without running pytest's teardown
+        try:
+            rec.dev.collect()
+            outcome = b"collected"
+        except LitetelError as e:
+            outcome = b"refused: " + str(e).encode()
+        os.write(write, outcome)
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        outcome = f.read().decode()
+    os.waitpid(pid, 0)
+    assert outcome.startswith("refused: this Device was made in process %d, before a fork" % os.getpid()), outcome
+    assert rec.points() == {("c", ()): 1}  # the parent still collects its interval
