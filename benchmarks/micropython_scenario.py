@@ -3,7 +3,7 @@
 # Issue 2's device scenario and nothing else, so the smallest heap that runs it is the scenario's own: import
 # litetel, 20 series (10 counters, 5 gauges, 5 histograms of 16 buckets), 10,000 recordings, collect() into an
 # 8 KB RAM buffer. Prints one JSON line of heap figures. The timings live in micropython_bench.py: a board
-# compiles the whole script before running it, and their code took 2 KB of this heap (2026-12-06).
+# compiles the whole script before running it, and their code took 1-2 KB of this heap (2026-12-06).
 # With $LITETEL_ROMFS set, litetel comes from that ROMFS image, mounted first; rom_heap is what it took.
 import gc
 import json

@@ -71,7 +71,7 @@ class Dictionary(_Dictionary):
         (``signal_buffer.SignalBuffer.collect``)."""
         i = self._sids.get(s)
         if i is None:
-            if len(self.strings) + 1 + SELF_RESERVE + 1 > MAX_EPOCH_STRINGS:
+            if not self._has_room(SELF_RESERVE, 0, 0, (s,), 1):
                 raise self._full()
             i = self.sid(s)
         return i
