@@ -19,8 +19,10 @@ import pytest
 from benchmarks.libraries import load_side
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCENARIO = os.path.join(ROOT, "benchmarks", "micropython_scenario.py")
-TIMINGS = os.path.join(ROOT, "benchmarks", "micropython_bench.py")
+# Paths relative to ROOT, where the scripts run: the interpreter interns the paths it is given, and an absolute
+# one would make the heap figures depend on where the repository was cloned.
+SCENARIO = os.path.join("benchmarks", "micropython_scenario.py")
+TIMINGS = os.path.join("benchmarks", "micropython_bench.py")
 HEAP_GOAL = "64K"
 HEAP_ROOMY = "256K"
 UNITS = {"us": "µs", "heap": "B", "alloc": "B/10k calls", "scenario": "B"}
@@ -40,7 +42,7 @@ def micropython_binary():
 def precompiled_path():
     """MICROPYPATH of litetel precompiled with mpy-cross (build/mpy, what devices deploy), built by the test
     runner's own builder so the suite and the tests measure the same form."""
-    return os.path.dirname(str(_test_support().build_mpy()))
+    return os.path.relpath(os.path.dirname(str(_test_support().build_mpy())), ROOT)
 
 
 def _test_support():
@@ -58,7 +60,8 @@ def deployed_env(form):
     if form == "mpy":
         return {"MICROPYPATH": precompiled_path()}
     support = _test_support()
-    return {"MICROPYPATH": support.micropython_path("romfs"), "LITETEL_ROMFS": str(support.build_romfs())}
+    return {"MICROPYPATH": support.micropython_path("romfs"),
+            "LITETEL_ROMFS": os.path.relpath(str(support.build_romfs()), ROOT)}
 
 
 def run_script(binary, heapsize, env=None, script=SCENARIO):
@@ -67,7 +70,7 @@ def run_script(binary, heapsize, env=None, script=SCENARIO):
     return subprocess.run(
         [binary, "-X", "heapsize=" + heapsize, script],
         cwd=ROOT,
-        env=dict(os.environ, **(env or {"MICROPYPATH": ROOT})),
+        env=dict(os.environ, **(env or {"MICROPYPATH": "."})),
         capture_output=True,
         text=True,
         timeout=300,

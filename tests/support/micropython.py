@@ -158,8 +158,16 @@ def micropython_path(form="mpy"):
     if form != "romfs":
         parts.insert(0, ".")
     if form == "mpy":
-        parts.insert(0, str(build_mpy().parent))
+        parts.insert(0, _from_root(build_mpy().parent))
     return ":".join(parts)
+
+
+def _from_root(path):
+    """``path`` relative to the repository root (scripts run there): the interpreter interns the paths it is
+    given, so an absolute one would make the heap a script needs depend on where the repo was cloned. A path
+    outside the repository (a test's tmp_path) stays absolute."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
 def mp_test_scripts():
@@ -206,11 +214,11 @@ def run_script(interpreter, script, heapsize=None, timeout_s=TIMEOUT_S, extra_en
     script = Path(script)
     form = form or script_form(script)
     env = dict(os.environ, MICROPYPATH=micropython_path(form), **(extra_env or {}))
-    run = [str(script.resolve())]
+    run = [_from_root(script)]
     if form == "romfs":
         image = build_romfs()
-        env["LITETEL_ROMFS"] = str(image)
-        env["MICROPYPATH"] += ":" + str(script.parent)
+        env["LITETEL_ROMFS"] = _from_root(image)
+        env["MICROPYPATH"] += ":" + _from_root(script.parent)
         run = ["-c", "import rom_partition; rom_partition.mount(); import %s" % script.stem]
         if heapsize is None:
             heapsize = "%dK" % (_kib(script_heapsize(script)) + -(-image.stat().st_size // 1024))
