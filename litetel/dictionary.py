@@ -31,6 +31,10 @@ MAX_SERIES_ATTRIBUTES = 128  # of one series, and of the resource (a span keeps 
 MAX_BOUNDARIES = 512  # of one histogram
 SELF_SCOPE = "litetel"  # the scope of the device's own telemetry (its loss counters)
 OVERFLOW_KEY = ("otel.metric.overflow", True)  # the attributes of an instrument's overflow series
+# Past this many strings in an epoch, the text of spans and log records is no longer interned: a name travels
+# inline, a record with a new attribute key is dropped and counted. It bounds a board's heap against names that
+# carry ids (MicroPython; a CPython device keeps to the gateway's limit instead: epoch_limits.py).
+MAX_SIGNAL_STRINGS = 256
 
 _INT64_MAX = (1 << 63) - 1
 _INT64_MIN = -(1 << 63)
@@ -144,9 +148,14 @@ class Dictionary:
             i = self._intern(self.strings, self._sids, s)
         return i
 
-    # The sid of a string a span or log record sends (its name, an attribute key): the same here; refused
-    # (InstrumentError) when the epoch has no room for it on CPython (epoch_limits.py), dropping that record.
-    signal_sid = sid
+    def signal_sid(self, s):
+        """The sid of ``s``, the text of a span or log record (a name, an attribute key), or None when it is
+        new and the epoch has ``MAX_SIGNAL_STRINGS`` strings: a name then travels inline, and a record with
+        that key is dropped and counted (``signal_buffer``)."""
+        i = self._sids.get(s)
+        if i is None and len(self.strings) < MAX_SIGNAL_STRINGS:
+            i = self.sid(s)
+        return i
 
     def add_scope(self, name, version=""):
         """The id of instrumentation scope ``(name, version)``, added when new."""

@@ -11,8 +11,9 @@ within them instead:
   ``max_series``: never dropped, never counted twice. One series an instrument is kept for that overflow
   series, so it always has room;
 - a new instrument or scope that would pass one is refused with ``InstrumentError``, and adds nothing;
-- a span or log record whose name or attribute key would pass the string limit is dropped and counted
-  (``litetel.device.spans.dropped`` / ``logs.dropped``);
+- a span or event name that would pass the string limit travels inline instead; a span or log record with an
+  attribute key that would pass it is dropped and counted (``litetel.device.spans.dropped`` /
+  ``logs.dropped``);
 - the device's own scope (``dictionary.SELF_SCOPE``) keeps ``SELF_RESERVE`` entries and one scope below the
   limits: its loss counters are made when a loss happens, maybe after the application filled the rest.
 
@@ -66,13 +67,10 @@ class Dictionary(_Dictionary):
         return _Dictionary.mark(self)
 
     def signal_sid(self, s):
-        """As ``sid``, for the text of a span or log record: ``InstrumentError`` when ``s`` is new and would
-        leave less than ``SELF_RESERVE`` strings below the limit; the record is then dropped and counted
-        (``signal_buffer.SignalBuffer.collect``)."""
+        """As ``dictionary.Dictionary.signal_sid``, None when ``s`` is new and would leave less than
+        ``SELF_RESERVE`` strings below the gateway's limit (instead of ``MAX_SIGNAL_STRINGS``)."""
         i = self._sids.get(s)
-        if i is None:
-            if not self._has_room(SELF_RESERVE, 0, 0, (s,), 1):
-                raise self._full()
+        if i is None and self._has_room(SELF_RESERVE, 0, 0, (s,), 1):
             i = self.sid(s)
         return i
 

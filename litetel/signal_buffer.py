@@ -72,7 +72,7 @@ class SignalBuffer:
         for item in items:
             try:
                 out.append(encode(item, dictionary, end_ticks))
-            except InstrumentError:  # a new string past the epoch's limit (epoch_limits.py): dropped, counted
+            except InstrumentError:  # a new attribute key past the epoch's strings (wire_attrs): dropped, counted
                 self.count_dropped(1)
         return out
 
@@ -92,11 +92,20 @@ def wire_text(s, limit=MAX_TEXT):
         return s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
+def wire_name(s, dictionary):
+    """A span or event name as the wire carries it (§2.4): its sid, or the text itself (``wire_text``)
+    inline when it is new and the epoch's string table has no room (``Dictionary.signal_sid``)."""
+    s = wire_text(s)
+    i = dictionary.signal_sid(s)
+    return s if i is None else i
+
+
 def wire_attrs(attrs, dictionary):
     """An attribute dict as the wire's flat ``[key_sid * 4 + type, value, ...]`` (wire format §2.4):
     keys through the string table, string values inline (a str, not a sid: values of spans and logs are
     too varied to intern for the whole epoch). ``None`` values and non-str keys are skipped; other types
-    are sent as their ``str()``; text goes through ``wire_text``.
+    are sent as their ``str()``; text goes through ``wire_text``. ``InstrumentError`` when a key is new
+    and the epoch's string table has no room: its record is dropped and counted (``SignalBuffer.collect``).
     """
     out = []
     if not attrs:
@@ -110,21 +119,24 @@ def wire_attrs(attrs, dictionary):
         if n > MAX_ATTRIBUTES:
             break
         k = wire_text(k, MAX_KEY)
+        tk = sid(k)
+        if tk is None:
+            raise InstrumentError("attribute key %r is new and the epoch's string table is full" % k)
+        tk *= 4
         t = v.__class__
         if t is str:
-            out.append(sid(k) * 4)
             v = wire_text(v)
         elif t is bool:
-            out.append(sid(k) * 4 + 3)
+            tk += 3
         elif t is int and _INT64_MIN <= v <= _INT64_MAX:
-            out.append(sid(k) * 4 + 1)
+            tk += 1
         elif t is float:
-            out.append(sid(k) * 4 + 2)
+            tk += 2
         elif isinstance(v, int) and not isinstance(v, bool):
             v = float(v) if not _INT64_MIN <= v <= _INT64_MAX else int(v)
-            out.append(sid(k) * 4 + (2 if v.__class__ is float else 1))
+            tk += 2 if v.__class__ is float else 1
         else:
             v = wire_text(str(v))
-            out.append(sid(k) * 4)
+        out.append(tk)
         out.append(v)
     return out

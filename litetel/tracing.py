@@ -20,7 +20,7 @@ Continue a trace another process started: ``tracer.span("handle", parent=headers
 
 from litetel import histogram, sampling
 from litetel.clock import ticks_us
-from litetel.signal_buffer import MAX_ATTRIBUTES, wire_attrs, wire_text
+from litetel.signal_buffer import MAX_ATTRIBUTES, wire_attrs, wire_name, wire_text
 from litetel.signals import signal_buffer
 from litetel.trace_context import FLAG_SAMPLED, attach, current_span, detach, parse_traceparent
 
@@ -226,14 +226,15 @@ class Tracer:
 
 def encode_span(span, dictionary, end_ticks):
     """A finished span as its wire entry (wire format §2.4); times relative to the frame's end."""
-    sid = dictionary.signal_sid
     events = span.events
     if events:
         start = span.start_us
-        events = [[sid(wire_text(name)), t - start, wire_attrs(attrs, dictionary)] for name, t, attrs in events]
+        events = [
+            [wire_name(name, dictionary), t - start, wire_attrs(attrs, dictionary)] for name, t, attrs in events
+        ]
     message = span.status_message
     return [
-        span.tracer.scope_id, span.trace_id, span.span_id, span.parent_id, sid(wire_text(span.name)), span.kind,
-        end_ticks - span.start_us, span.end_us - span.start_us, wire_attrs(span.attributes, dictionary),
+        span.tracer.scope_id, span.trace_id, span.span_id, span.parent_id, wire_name(span.name, dictionary),
+        span.kind, end_ticks - span.start_us, span.end_us - span.start_us, wire_attrs(span.attributes, dictionary),
         events, span.status, None if message is None else wire_text(message), span.flags,
     ]  # fmt: skip

@@ -107,7 +107,7 @@ def build_traces_request(rows, get_dictionary, settings):
             trace_id=trace_id,
             span_id=span_id,
             parent_span_id=parent_id or b"",
-            name=strings[name],
+            name=name if type(name) is str else strings[name],
             kind=kind,
             flags=flags,
             start_time_unix_nano=start_ns,
@@ -115,7 +115,9 @@ def build_traces_request(rows, get_dictionary, settings):
         )
         span.attributes.extend(signal_attributes(attrs, strings))
         for ev_name, offset, ev_attrs in events or ():
-            event = span.events.add(name=strings[ev_name], time_unix_nano=start_ns + offset * 1000)
+            if type(ev_name) is not str:  # inline when the device's string table was full (§2.4)
+                ev_name = strings[ev_name]
+            event = span.events.add(name=ev_name, time_unix_nano=start_ns + offset * 1000)
             event.attributes.extend(signal_attributes(ev_attrs, strings))
         span.status.code = status
         if msg:

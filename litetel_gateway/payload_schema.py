@@ -183,6 +183,14 @@ def _text(v, limits, what):
         raise Reject("limit_string", "%s of %d characters" % (what, len(v)))
 
 
+def _name(v, n_strings, limits, what):
+    # A span or event name: a string id, or inline (a str) when the device's string table was full.
+    if type(v) is str:
+        _text(v, limits, what)
+    else:
+        _index(v, n_strings, what)
+
+
 def check_signal_attrs(flat, n_strings, limits):
     """Attributes of a span, event or log record: ``[tk, value, ...]`` as in §2.1, except that a string
     value may be inline (a str) as well as a string id."""
@@ -240,7 +248,7 @@ def validate_spans(spans, dictionary, limits):
         _id(trace_id, 16, "trace id")
         _id(span_id, 8, "span id")
         _id(parent_id, 8, "parent span id", optional=True)
-        _index(name, n_strings, "span name")
+        _name(name, n_strings, limits, "span name")
         if type(kind) is not int or not 0 <= kind <= 5:
             raise Reject("schema", "span kind %r" % (kind,))
         _duration(ago, "span start")
@@ -251,8 +259,8 @@ def validate_spans(spans, dictionary, limits):
             raise Reject("limit_events", "%d events" % len(events))
         for ev in events:
             if type(ev) is not list or len(ev) != 3:
-                raise Reject("schema", "event is not [name_sid, offset_us, attrs]")
-            _index(ev[0], n_strings, "event name")
+                raise Reject("schema", "event is not [name, offset_us, attrs]")
+            _name(ev[0], n_strings, limits, "event name")
             _duration(ev[1], "event offset")
             check_signal_attrs(ev[2], n_strings, limits)
         if type(status) is not int or not 0 <= status <= 2:

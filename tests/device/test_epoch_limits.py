@@ -96,16 +96,16 @@ def test_the_devices_loss_counters_are_made_after_the_application_filled_the_epo
     assert rec.dev.dictionary.series_count <= epoch_limits.MAX_EPOCH_SERIES
 
 
-def test_spans_and_logs_past_the_string_limit_are_dropped_and_counted(monkeypatch, make_recorder):
-    # A span name with an id in it interns a new string each time: past the limit the span goes, counted, and
-    # the strings stop growing; spans whose strings are known still travel.
+def test_past_the_string_limit_span_names_go_inline_and_records_with_new_keys_are_dropped(monkeypatch, make_recorder):
+    # A span name with an id in it is a new string each time: past the limit it travels inline (the span is
+    # sent, the strings stop growing). A log record with a new attribute key cannot: it goes, counted.
     monkeypatch.setattr(epoch_limits, "MAX_EPOCH_STRINGS", 100 + SELF_RESERVE)
     rec = make_recorder(max_spans=1000, max_logs=1000)  # the interval's buffers drop none of these
     tracer = rec.dev.tracer("app")
     log = rec.dev.logger("app")
     for i in range(150):
-        with tracer.span("order %d" % i):
-            pass
+        with tracer.span("order %d" % i) as span:
+            span.add_event("step %d" % i)
     for i in range(60):
         log.info("x", {"key%d" % i: 1})
     with tracer.span("order 0"):
@@ -114,11 +114,15 @@ def test_spans_and_logs_past_the_string_limit_are_dropped_and_counted(monkeypatc
     spans, logs = _signals(rec)
     assert len(rec.dev.dictionary.strings) <= epoch_limits.MAX_EPOCH_STRINGS - SELF_RESERVE
     got = rec.points()  # drops counted while a frame is made are reported in the next one
-    dropped_spans = got[("litetel.device.spans.dropped", ())]
+    assert ("litetel.device.spans.dropped", ()) not in got
     dropped_logs = got[("litetel.device.logs.dropped", ())]
-    assert dropped_spans > 0 and dropped_logs > 0
-    assert len(spans) + dropped_spans == 151 and len(logs) + dropped_logs == 60  # each one sent or counted
-    assert rec.replica.strings[spans[-1][4]] == "order 0"  # a known name still travels
+    assert dropped_logs > 0 and len(logs) + dropped_logs == 60  # each one sent or counted
+    assert len(spans) == 151
+    names = [s[4] if s[4].__class__ is str else rec.replica.strings[s[4]] for s in spans]
+    events = [s[9][0][0] if s[9][0][0].__class__ is str else rec.replica.strings[s[9][0][0]] for s in spans[:150]]
+    assert names == ["order %d" % i for i in range(150)] + ["order 0"]
+    assert events == ["step %d" % i for i in range(150)]
+    assert spans[149][4] == "order 149" and spans[-1][4].__class__ is int  # inline past the limit; a known sid
 
 
 def _signals(rec):

@@ -3,8 +3,8 @@ gateway process → real rotel: every instrument kind arrives with the recorded 
 lost its state answers ``need_dict`` and is healed by the device's dictionary refresh."""
 
 import pytest
-from device.device_replica import Replica
 from support.gateway import TEST_DEVICE_ID, make_test_device
+from support.ports import wait_for
 
 from litetel import frame
 
@@ -120,30 +120,32 @@ def test_a_device_past_the_gateways_series_limit_loses_no_frame(make_gateway):
     assert dev.dictionary.series_count <= MAX_EPOCH_SERIES
 
 
-def test_spans_with_ever_new_names_never_cost_the_device_its_frames(make_gateway, monkeypatch):
-    # A span name with an id in it interns a new string each time. The device stops at the gateway's string
-    # limit (here both set to 2,000): past it such spans are dropped and counted, and every frame, metrics
-    # included, is still accepted. Before, the frame passing the limit and every later one were rejected.
+def test_spans_with_ever_new_names_arrive_and_never_cost_the_device_its_frames(make_gateway, rotel, monkeypatch):
+    # A span name with an id in it is a new string each time. The device interns them up to the gateway's
+    # string limit (here both set to 1,000), then sends new names inline: every span arrives in the collector
+    # with its name, and every frame, metrics included, is accepted. (Before: past the limit the frame and
+    # every later one were rejected; then such spans were dropped.)
     from litetel import epoch_limits
 
-    monkeypatch.setattr(epoch_limits, "MAX_EPOCH_STRINGS", 2000)
-    gateway = make_gateway(extra_args=("--max-strings-per-device", "2000"))
-    dev = make_test_device(gateway.url, RESOURCE, "msgpack", "zstd", max_spans=1000)
+    monkeypatch.setattr(epoch_limits, "MAX_EPOCH_STRINGS", 1000)
+    gateway = make_gateway(otlp_endpoint=rotel.http_endpoint, extra_args=("--max-strings-per-device", "1000"))
+    dev = make_test_device(gateway.url, RESOURCE, "msgpack", "zstd", max_spans=500)
     tracer = dev.tracer("t")
     requests = dev.meter("m").counter("requests")
-    replica = Replica()
-    sent = spans = dropped = 0
-    for batch in range(6):  # 5,000 span names, then a frame for the last batch's drops
-        for i in range(batch * 1000, min(batch * 1000 + 1000, 5000)):
+    sent = inline = 0
+    for batch in range(5):  # 2,500 span names
+        for i in range(batch * 500, batch * 500 + 500):
             with tracer.span("order %d" % i):
                 requests.add(1)
         data = dev.collect()
-        points = replica.apply(data)
-        spans += len(frame.decode_payload(*frame.parse_frame(data)[:2])[2])
-        dropped += points.get(("litetel.device.spans.dropped", ()), 0)
+        spans = frame.decode_payload(*frame.parse_frame(data)[:2])[2]
+        inline += sum(1 for s in spans if s[4].__class__ is str)
         sent += dev.flush()
-    assert sent == 6 and len(dev.dictionary.strings) < 2000
-    assert spans + dropped == 5000 and dropped > 3000  # each span sent or counted
+    assert sent == 5 and len(dev.dictionary.strings) < 1000 and inline > 1500
+    wait_for(lambda: len(rotel.spans()) >= 2500, 30, message="2,500 spans in rotel")
+    assert sorted(s.name for s in rotel.spans()) == sorted("order %d" % i for i in range(2500))
+    rotel.wait_for_total("requests", 2500, timeout_s=15)
+    assert not rotel.points("litetel.device.spans.dropped")
     status, body = gateway.get("/metrics")
     frames = [line for line in body.decode().splitlines() if line.startswith("litetel_gateway_frames_in_total")]
-    assert frames == ['litetel_gateway_frames_in_total{result="ok"} 6'], frames
+    assert frames == ['litetel_gateway_frames_in_total{result="ok"} 5'], frames

@@ -125,6 +125,25 @@ def test_span_refusals_name_their_reason():
         validate_spans(with_field(0, len(d.scopes)), d, limits)
 
 
+def test_an_inline_span_and_event_name_validates_and_expands():
+    # A device whose string table is full sends a new name as text instead of a sid (wire format §2.4).
+    import msgpack
+
+    body, d, _, _ = device_payload()
+    span = list(body[2][0])
+    span[4] = "order 8131"
+    span[9] = [["retry 3", 0, []]]
+    limits = Limits()
+    assert validate_spans([span], d, limits) == 1
+    assert reason(validate_spans, [span], d, Limits(max_value_len=5)) == "limit_string"
+    assert reason(validate_spans, changed(span)(4, 1.5), d, limits) == "schema"
+    assert reason(validate_spans, changed(span)(9, [[b"x", 0, []]]), d, limits) == "schema"
+    row = Row(1, "schema-dev", 7, 1, 1_000_000, 2_000_000, 0, 1, msgpack.packb([span]))
+    request, n = build_traces_request([row], lambda dev, ep: d, ResourceSettings())
+    (otlp_span,) = request.resource_spans[0].scope_spans[0].spans
+    assert (n, otlp_span.name, otlp_span.events[0].name) == (1, "order 8131", "retry 3")
+
+
 def test_log_and_exemplar_refusals_name_their_reason():
     body, d, _, _ = device_payload()
     with_field = changed(body[3][0])
