@@ -93,11 +93,12 @@ class RingBuffer:
                     self._save()
                 self._write(off, frame)
                 self._index(off, seq, n)
-            self.dropped += lost
         finally:
+            # Counted even when the save or write raised: the frames popped above are gone either way.
+            self.dropped += lost
             self._lock.release()
-        if lost and self.on_drop is not None:
-            self.on_drop("buffer_full", lost)
+            if lost and self.on_drop is not None:
+                self.on_drop("buffer_full", lost)
         return seq
 
     def read(self, max_bytes=16384, max_frames=32):
@@ -139,9 +140,11 @@ class RingBuffer:
         try:
             seq = min(seq, self.next_seq - 1)
             if seq > self.acked:
+                # acked first: a reader on another thread (drop_reports.settle, unlocked) that sees a frame gone
+                # must find it acknowledged, not take it for a dropped one and count its reports again.
+                self.acked = seq
                 while self.pending and self._ring[3 * self._first + 1] <= seq:
                     self._pop()
-                self.acked = seq
                 self._save()
         finally:
             self._lock.release()

@@ -339,7 +339,10 @@ def retry_after_s(headers, now_s=None):
         return None
     value = value.strip()
     if value.isdigit():
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # digits int() does not read ("²" is a digit to isdigit): unreadable
+            return None
     when = parse_http_date(value)
     if when is None:
         return None

@@ -229,6 +229,10 @@ class Uploader:
                 return 0, True
             self._drop(batch[0][0], "too_large")
             return 0, True
+        if status == 408:
+            # Request Timeout: the link stalled or crawled (the gateway's slow_client), not the frame's fault.
+            self._retry_later(None, "request timeout 408")
+            return 0, False
         if 400 <= status < 500:
             # Permanent (400 malformed, other 4xx): drop the first frame; the rest are never stuck behind it.
             self._drop(batch[0][0], "rejected")

@@ -93,6 +93,7 @@ def test_retry_after_forms():
     assert retry_after_s({"retry-after": "0"}) == 0
     assert retry_after_s({"retry-after": " 30 "}) == 30
     assert retry_after_s({}) is None and retry_after_s({"retry-after": "later"}) is None
+    assert retry_after_s({"retry-after": "\u00b2"}) is None  # a digit to str.isdigit(), not to int(): unreadable
     date = formatdate(1700000100, usegmt=True)
     assert retry_after_s({"retry-after": date}, now_s=1700000000) == 100
     assert retry_after_s({"retry-after": date, "date": formatdate(1700000040, usegmt=True)}, 1) == 60
