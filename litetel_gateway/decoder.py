@@ -362,7 +362,7 @@ class Dictionary:
             elif kind == ATTR_INT and not (_is_int(value) and INT64_MIN <= value <= INT64_MAX):
                 raise Reject("schema", "int attribute value %r" % (value,))
             elif kind == ATTR_FLOAT:
-                if type(value) not in (int, float):
+                if not (type(value) is float or _is_int(value) and INT64_MIN <= value <= INT64_MAX):
                     raise Reject("schema", "float attribute value %r" % (value,))
                 value = float(value)
             elif kind == ATTR_BOOL and type(value) is not bool:

@@ -216,7 +216,7 @@ def check_signal_attrs(flat, n_strings, limits):
             if t is not int or not INT64_MIN <= value <= INT64_MAX:
                 raise Reject("schema", "int attribute value %r" % (value,))
         elif kind == ATTR_FLOAT:
-            if t is not float and t is not int:
+            if t is not float and not (t is int and INT64_MIN <= value <= INT64_MAX):
                 raise Reject("schema", "float attribute value %r" % (value,))
         elif t is not bool:
             raise Reject("schema", "bool attribute value %r" % (value,))
@@ -307,7 +307,7 @@ def validate_exemplars(exemplars, points, dictionary):
     n = 0
     for i in range(0, len(exemplars), 2):
         sid, entries = exemplars[i], exemplars[i + 1]
-        if sid not in in_frame or type(sid) is not int or dictionary.series_kind[sid] != HISTOGRAM:
+        if type(sid) is not int or sid not in in_frame or dictionary.series_kind[sid] != HISTOGRAM:
             raise Reject("schema", "exemplars of series %r, not a histogram point of this frame" % (sid,))
         if type(entries) is not list:
             raise Reject("schema", "exemplars of a series are not a list")

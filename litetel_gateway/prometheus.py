@@ -18,7 +18,8 @@ import threading
 
 import msgpack
 
-from litetel_gateway.decoder import COUNTER, GAUGE, HISTOGRAM, UP_DOWN_COUNTER
+from litetel_gateway.decoder import COUNTER, GAUGE, HISTOGRAM, INT64_MAX, INT64_MIN, UP_DOWN_COUNTER
+from litetel_gateway.payload_schema import UINT64_MAX
 from litetel_gateway.self_metrics import escape_label_value, format_float
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -130,7 +131,7 @@ class PromView:
             elif meta.kind == HISTOGRAM:
                 new = _add_histogram(old, meta.bounds, value)
             else:
-                new = value if old is None else old + value
+                new = value if old is None else _fit(old + value, INT64_MIN, INT64_MAX)
             pending[key] = (meta.type, meta.help, new)
 
     @staticmethod
@@ -178,8 +179,15 @@ def _add_histogram(old, bounds, value):
         counts, total, count = list(old[1]), old[2], old[3]
     first = value[4]
     for i, c in enumerate(value[5:]):
-        counts[first + i] += c
-    return [list(bounds), counts, total + value[1], count + value[0]]
+        counts[first + i] = _fit(counts[first + i] + c, 0, UINT64_MAX)
+    return [list(bounds), counts, total + value[1], _fit(count + value[0], 0, UINT64_MAX)]
+
+
+def _fit(total, low, high):
+    """A running total as persisted (msgpack: 64-bit ints): past ``[low, high]`` it goes on as a double."""
+    if type(total) is int and not low <= total <= high:
+        return float(total)
+    return total
 
 
 def _render_histogram(out, name, labels, state):

@@ -17,6 +17,7 @@ from aiohttp import web
 from litetel import frame as wire
 from litetel_gateway import decoder
 from litetel_gateway.decoder import GAUGE, HISTOGRAM, INT64_MAX, NeedDict, Reject
+from litetel_gateway.payload_schema import UINT64_MAX
 from litetel_gateway.store import GroupWriter
 
 log = logging.getLogger("litetel_gateway.receiver")
@@ -275,11 +276,12 @@ def _add_histogram(total, value, n_buckets):
     if count:
         total[2] = value[2] if total[2] is None else min(total[2], value[2])
         total[3] = value[3] if total[3] is None else max(total[3], value[3])
-    total[0] += count
+    # counts are OTLP fixed64 (and msgpack u64 in SQLite): they saturate instead of overflowing
+    total[0] = min(total[0] + count, UINT64_MAX)
     total[1] += value[1]
     first = value[4]
     for i, c in enumerate(value[5:]):
-        total[5 + first + i] += c
+        total[5 + first + i] = min(total[5 + first + i] + c, UINT64_MAX)
     return total
 
 
@@ -341,8 +343,14 @@ class FramesHandler:
         if not _DEVICE.match(device) or not nonce_match or not _INT.match(time_ms) or not _INT.match(ticks):
             return self._refuse(400, "bad_header", "malformed X-Litetel-* header")
         epoch, counter = int(nonce_match.group(1)), int(nonce_match.group(2))
-        if epoch > U32_MAX or counter < 1:
-            return self._refuse(400, "bad_header", "nonce epoch or counter out of range")
+        # what SQLite (int64) can hold: the counter, the ticks offset and the wall-clock skew in µs
+        if (
+            epoch > U32_MAX
+            or not 1 <= counter <= INT64_MAX
+            or int(ticks) > INT64_MAX
+            or int(time_ms) > INT64_MAX // 1000
+        ):
+            return self._refuse(400, "bad_header", "nonce epoch or counter, time or ticks out of range")
         if device not in self.keys:
             return self._refuse(401, "unknown_device", "no key for this device")
         if not signature:
