@@ -128,10 +128,13 @@ def signal_endpoint(metrics_endpoint, signal):
     >>> signal_endpoint("http://c:4318/custom/path", "logs")
     'http://c:4318/custom/v1/logs'
     """
-    base, _, last = metrics_endpoint.rstrip("/").rpartition("/")
+    parts = urllib.parse.urlsplit(metrics_endpoint)
+    base, _, last = parts.path.rstrip("/").rpartition("/")  # only the path: a URL without one has no parent
     if last == "metrics" and base.endswith("/v1"):
-        return base + "/" + signal
-    return base + "/v1/" + signal
+        path = base + "/" + signal
+    else:
+        path = base + "/v1/" + signal
+    return urllib.parse.urlunsplit(parts._replace(path=path))
 
 
 def parse_listen(text):

@@ -14,6 +14,7 @@ An exporter makes ONE attempt per call and says what happened in an :class:`Expo
 """
 
 import asyncio
+import datetime
 import email.utils
 import logging
 import random
@@ -86,6 +87,8 @@ def parse_retry_after(value, now=None):
         return None
     if when is None:
         return None
+    if when.tzinfo is None:  # asctime (and "-0000") dates carry no zone: HTTP dates are GMT
+        when = when.replace(tzinfo=datetime.timezone.utc)
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
 
@@ -170,6 +173,7 @@ class DrainLoop:
         if batch.request is None:  # unbuildable rows: retrying cannot help, and they would block the queue
             await self.source.dead_letter(batch, "unbuildable: %s" % batch.error)
             self.metrics.export_requests.labels("permanent_error").inc()
+            self.metrics.dead_letter_points.inc(batch.n_points)
             return True
         started = time.perf_counter()
         result = await self._export(batch.request)

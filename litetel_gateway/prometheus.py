@@ -70,7 +70,14 @@ def series_meta(dictionary, device_id, sid):
     if meta is None:
         instrument_id, attrs = dictionary.series[sid]
         _, name_sid, kind, _, description_sid, bounds = dictionary.instruments[instrument_id]
-        labels = {label_name(k): _label_value(v) for k, v in dictionary.attribute_values(attrs)}
+        labels = {}
+        # keys that sanitize to the same label name: values joined with ";" in the original keys' order
+        for k, v in sorted(dictionary.attribute_values(attrs)):
+            name = label_name(k)
+            if kind == HISTOGRAM and name == "le":  # "le" is the bucket label of _bucket samples
+                name = "exported_le"
+            v = _label_value(v)
+            labels[name] = labels[name] + ";" + v if name in labels else v
         labels["device_id"] = device_id  # the device id wins over an attribute of the same name
         blob = msgpack.packb(sorted(labels.items()))
         meta = _SeriesMeta(
@@ -114,17 +121,27 @@ class PromView:
         :meth:`apply`, after the commit."""
         families = self._families
         base = base or {}
+        new_types = None  # name -> type of the families first staged in this transaction (made on demand)
         for i in range(0, len(points), 2):
             meta = series_meta(dictionary, device_id, points[i])
             value = points[i + 1]
             key = (meta.name, meta.labels)
+            family = families.get(meta.name)
+            if family is not None:
+                family_type = family[0]
+            else:
+                if new_types is None:
+                    new_types = {}
+                    for staged_map in (base, pending):
+                        for (name, _), (type_, _, _) in staged_map.items():
+                            new_types.setdefault(name, type_)
+                family_type = new_types.setdefault(meta.name, meta.type)
+            if family_type != meta.type:
+                continue  # another instrument defined this name with another type: first type wins
             staged = pending.get(key) or base.get(key)
             if staged is not None:
                 old = staged[2]
             else:
-                family = families.get(meta.name)
-                if family is not None and family[0] != meta.type:
-                    continue  # another device defined this name with another type: first type wins
                 old = None if family is None else family[2].get(meta.labels)
             if meta.kind == GAUGE:
                 new = value
@@ -144,6 +161,8 @@ class PromView:
                 family = self._families.get(name)
                 if family is None:
                     family = self._families[name] = [type_, help_, {}]
+                elif family[0] != type_:
+                    continue  # first type wins (also for rows persisted before this rule held)
                 family[2][labels] = state
 
     def render(self, out):

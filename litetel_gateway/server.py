@@ -66,7 +66,8 @@ class QueueSource:
             request, n_points = self._build_request(rows, self.store.reader_dictionary, self.settings)
         except Exception as exc:  # a row that validated at ingest but cannot be encoded: a bug, not weather
             log.exception("cannot build an export request from queued rows %d..%d", rows[0].id, rows[-1].id)
-            return Batch(None, [r.id for r in rows], 0, "%s: %s" % (type(exc).__name__, exc))
+            n_points = sum(r.n_points for r in rows)  # counted as dead letters, taken off the queue gauges
+            return Batch(None, [r.id for r in rows], n_points, "%s: %s" % (type(exc).__name__, exc))
         return Batch(request, [r.id for r in rows], n_points)
 
     async def read_batch(self, max_points):

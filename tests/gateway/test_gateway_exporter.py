@@ -218,7 +218,7 @@ def test_rows_that_cannot_be_built_are_dead_lettered_not_retried_forever():
         reader_dictionary = None
 
         def read_queue(self, max_points, signal):
-            return [type("Row", (), {"id": 7})()]
+            return [type("Row", (), {"id": 7, "n_points": 3})()]
 
     src = QueueSource(Store(), None, GatewayMetrics())
     src._build_request = lambda rows, dictionary, settings: 1 / 0
