@@ -17,11 +17,14 @@ import asyncio
 import datetime
 import email.utils
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
 
 log = logging.getLogger("litetel_gateway.exporter")
+
+MAX_RETRY_AFTER_S = 3600.0  # the longest wait a receiver's Retry-After (or RetryInfo) can impose
 
 
 @dataclass
@@ -69,18 +72,23 @@ class Exporter:
 
 
 def parse_retry_after(value, now=None):
-    """Seconds to wait from a Retry-After header value (delta seconds or HTTP date), or None.
+    """Seconds to wait from a Retry-After header value (delta seconds or HTTP date), or None; at most
+    ``MAX_RETRY_AFTER_S``, so a receiver's wild value never parks a drain loop for good.
 
     >>> parse_retry_after("7")
     7.0
+    >>> parse_retry_after("inf") is None
+    True
     """
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return min(max(0.0, seconds), MAX_RETRY_AFTER_S) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -90,7 +98,7 @@ def parse_retry_after(value, now=None):
     if when.tzinfo is None:  # asctime (and "-0000") dates carry no zone: HTTP dates are GMT
         when = when.replace(tzinfo=datetime.timezone.utc)
     now = time.time() if now is None else now
-    return max(0.0, when.timestamp() - now)
+    return min(max(0.0, when.timestamp() - now), MAX_RETRY_AFTER_S)
 
 
 def backoff_delay(attempt, base_s=0.5, cap_s=30.0, retry_after_s=None, rng=random.random):

@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
-from litetel_gateway.exporter import Exporter, ExportResult
+from litetel_gateway.exporter import MAX_RETRY_AFTER_S, Exporter, ExportResult
 
 __all__ = ["OtlpGrpcExporter", "ExportResult", "parse_grpc_endpoint", "result_from_rpc_error"]
 
@@ -80,7 +80,8 @@ def parse_grpc_endpoint(endpoint: str, insecure: bool | None = None) -> tuple[st
 
 
 def _retry_delay_s(trailing_metadata) -> float | None:
-    """The `RetryInfo.retry_delay` carried in a `google.rpc.Status` trailer, in seconds, or None."""
+    """The `RetryInfo.retry_delay` carried in a `google.rpc.Status` trailer, in seconds (at most
+    `MAX_RETRY_AFTER_S`), or None."""
     for key, value in trailing_metadata or ():
         if key != _STATUS_DETAILS_KEY:
             continue
@@ -93,7 +94,7 @@ def _retry_delay_s(trailing_metadata) -> float | None:
             if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
                 info = error_details_pb2.RetryInfo()
                 detail.Unpack(info)
-                return info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+                return min(max(0.0, info.retry_delay.seconds + info.retry_delay.nanos / 1e9), MAX_RETRY_AFTER_S)
     return None
 
 

@@ -4,8 +4,11 @@
     result = await exporter.export_metrics(request)   # ExportMetricsServiceRequest
     await exporter.close()
 
-Status handling follows the OTLP/HTTP spec: 200 → success (``partial_success`` counted), 429/502/503/504
-and connection errors/timeouts → retryable (Retry-After honoured), any other status → permanent.
+Status handling follows the OTLP/HTTP spec: 200 → success (``partial_success`` counted; another 2xx, which
+some receivers answer, too), 429/502/503/504 and connection errors/timeouts → retryable (Retry-After
+honoured), any other status → permanent. Redirects are not followed (aiohttp would turn the POST into a GET
+on 301/302/303, whose 200 would pass for an export): a 3xx is retryable, logged with its Location, so a
+moved endpoint keeps the data queued until the configuration is fixed.
 """
 
 import asyncio
@@ -75,18 +78,22 @@ class OtlpHttpExporter(Exporter):
             body = gzip.compress(body, compresslevel=6)
         try:
             url = self.endpoints[signal]
-            async with self._get_session().post(url, data=body, headers=self.headers) as response:
+            async with self._get_session().post(
+                url, data=body, headers=self.headers, allow_redirects=False
+            ) as response:
                 payload = await response.read()
+                if 300 <= response.status < 400:
+                    payload = ("redirect to %s, not followed" % response.headers.get("Location", "?")).encode()
                 return self._result(response.status, response.headers.get("Retry-After"), payload, signal)
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             return ExportResult.retry("%s: %s" % (type(exc).__name__, exc))
 
     @staticmethod
     def _result(status, retry_after, payload, signal="metrics"):
-        if status == 200:
+        if 200 <= status < 300:
             return _partial_success(payload, signal)
         message = "HTTP %d: %s" % (status, payload[:200].decode("utf-8", "replace"))
-        if status in RETRYABLE_STATUS:
+        if status in RETRYABLE_STATUS or 300 <= status < 400:
             return ExportResult.retry(message, parse_retry_after(retry_after))
         return ExportResult.permanent(message)
 

@@ -8,7 +8,13 @@ import time
 from aiohttp import web
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 
-from litetel_gateway.exporter import DrainLoop, ExportResult, backoff_delay, parse_retry_after
+from litetel_gateway.exporter import (
+    MAX_RETRY_AFTER_S,
+    DrainLoop,
+    ExportResult,
+    backoff_delay,
+    parse_retry_after,
+)
 from litetel_gateway.exporter_http import OtlpHttpExporter
 from litetel_gateway.self_metrics import GatewayMetrics
 
@@ -53,6 +59,8 @@ def test_http_exporter_maps_statuses():
         (503, {}, b"down"),
         (400, {}, b"bad request"),
         (500, {}, b"boom"),
+        (204, {}, b""),  # some receivers answer an accepted export so
+        (302, {"Location": "/v1/metrics"}, b""),  # followed, aiohttp would GET it: a 405 here, a "200" elsewhere
     ]
 
     async def body(url, seen):
@@ -62,7 +70,10 @@ def test_http_exporter_maps_statuses():
         return results, seen
 
     results, seen = asyncio.run(with_receiver(replies, body))
-    ok, throttled, unavailable, bad, boom = results
+    ok, throttled, unavailable, bad, boom, no_content, moved = results
+    assert no_content.ok and no_content.rejected_points == 0
+    assert not moved.ok and moved.retryable and "redirect to /v1/metrics" in moved.message
+    assert len(seen) == len(replies)  # one POST each: the redirect was not followed
     assert ok.ok and ok.rejected_points == 3 and ok.message == "bad points"
     assert not throttled.ok and throttled.retryable and throttled.retry_after_s == 7.0
     assert unavailable.retryable and unavailable.retry_after_s is None
@@ -103,6 +114,10 @@ def test_retry_after_forms():
     date = email.utils.formatdate(now + 30, usegmt=True)
     assert 28 <= parse_retry_after(date, now=now) <= 31
     assert parse_retry_after(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0.0
+    # a receiver's wild value: unreadable when not finite, else at most an hour (a drain loop never parks)
+    assert parse_retry_after("inf") is None and parse_retry_after("nan") is None
+    assert parse_retry_after("1e12") == MAX_RETRY_AFTER_S == 3600
+    assert parse_retry_after(email.utils.formatdate(now + 10**8, usegmt=True), now=now) == MAX_RETRY_AFTER_S
 
 
 def test_backoff_grows_is_capped_and_honours_retry_after():

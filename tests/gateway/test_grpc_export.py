@@ -131,6 +131,9 @@ def test_retry_info_makes_resource_exhausted_retryable_with_its_delay():
     trailer = status_trailer(code_pb2.RESOURCE_EXHAUSTED, "slow down", retry_delay_s=7.25)
     result = result_from_rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "slow down", trailer)
     assert result.retryable and result.retry_after_s == pytest.approx(7.25)
+    trailer = status_trailer(code_pb2.RESOURCE_EXHAUSTED, "go away", retry_delay_s=10**9)
+    result = result_from_rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED, "go away", trailer)
+    assert result.retry_after_s == 3600  # at most an hour (exporter.MAX_RETRY_AFTER_S): a drain loop never parks
 
 
 def test_malformed_status_trailer_is_ignored():
