@@ -47,7 +47,12 @@ _PAYLOAD_LEN = struct.Struct(">I")
 
 
 class EnvelopeError(Exception):
-    """The request body is not a whole number of frames (HTTP 400)."""
+    """The request body is not a whole number of frames. ``frames``: the ``(start, end)`` of the whole frames
+    before the fault (the receiver stores those and leaves the rest unanswered; HTTP 400 when there are none)."""
+
+    def __init__(self, message, frames=()):
+        Exception.__init__(self, message)
+        self.frames = list(frames)
 
 
 class Limits:
@@ -77,18 +82,18 @@ class Limits:
 def split_frames(body):
     """``[(start, end), ...]`` of each frame in a concatenation, from the headers' payload_len only.
 
-    Raises EnvelopeError when a frame is truncated or does not start with the magic: past that point
-    frame boundaries are unknown, so the request is malformed as a whole.
+    Raises EnvelopeError (carrying the frames before it) when a frame is truncated or does not start with the
+    magic: past that point frame boundaries are unknown.
     """
     spans, offset, size = [], 0, len(body)
     while offset < size:
         if size - offset < HEADER_SIZE:
-            raise EnvelopeError("truncated frame header at byte %d" % offset)
+            raise EnvelopeError("truncated frame header at byte %d" % offset, spans)
         if body[offset : offset + 2] != wire.MAGIC:
-            raise EnvelopeError("no frame magic at byte %d" % offset)
+            raise EnvelopeError("no frame magic at byte %d" % offset, spans)
         end = offset + HEADER_SIZE + _PAYLOAD_LEN.unpack_from(body, offset + 40)[0]
         if end > size:
-            raise EnvelopeError("frame at byte %d runs past the end of the body" % offset)
+            raise EnvelopeError("frame at byte %d runs past the end of the body" % offset, spans)
         spans.append((offset, end))
         offset = end
     return spans

@@ -368,7 +368,13 @@ class FramesHandler:
         try:
             spans = decoder.split_frames(body)
         except decoder.EnvelopeError as exc:
-            return self._refuse(400, "envelope", str(exc))
+            if not exc.frames:
+                return self._refuse(400, "envelope", str(exc))
+            # The whole frames before the fault are stored and answered; the rest get no result, so the device
+            # keeps them and sends the faulty one first next time, where its 400 costs that frame alone.
+            log.warning("upload from %s: %s; storing the %d whole frames before it", device, exc, len(exc.frames))
+            self.metrics.reject("envelope")
+            spans = exc.frames
         if not spans:
             return self._refuse(400, "envelope", "empty body")
         upload = UploadRequest(

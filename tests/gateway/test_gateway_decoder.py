@@ -40,8 +40,9 @@ def reason(fn, *args):
 def test_split_frames_finds_each_frame_and_refuses_a_partial_one():
     a, b = raw_frame([None, []]), raw_frame([None, []], seq=2)
     assert decoder.split_frames(a + b) == [(0, len(a)), (len(a), len(a) + len(b))]
-    with pytest.raises(EnvelopeError):
+    with pytest.raises(EnvelopeError) as info:
         decoder.split_frames(a + b[:-1])
+    assert info.value.frames == [(0, len(a))]  # the whole frames before the broken one
     with pytest.raises(EnvelopeError):
         decoder.split_frames(a + b"XX" + b[2:])
     with pytest.raises(EnvelopeError):

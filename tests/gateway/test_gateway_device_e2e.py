@@ -149,3 +149,28 @@ def test_spans_with_ever_new_names_arrive_and_never_cost_the_device_its_frames(m
     status, body = gateway.get("/metrics")
     frames = [line for line in body.decode().splitlines() if line.startswith("litetel_gateway_frames_in_total")]
     assert frames == ['litetel_gateway_frames_in_total{result="ok"} 5'], frames
+
+
+def test_a_frame_corrupted_in_the_device_buffer_costs_that_frame_alone(make_gateway):
+    # RAM corrupted after the append: frame 2 of 4 claims a longer payload than the request holds, so the
+    # gateway cannot find the frames after it. It stores frame 1 and leaves the rest unanswered; the device
+    # keeps them and sends frame 2 first next time, whose 400 drops it alone (counted `rejected`). Before,
+    # the whole request was a 400, and the device dropped its good first frame, then the next, one by one.
+    gateway = make_gateway()
+    dev = make_test_device(gateway.url, RESOURCE, "msgpack", "none")
+    c = dev.meter("m").counter("c")
+    for i in range(4):
+        c.add(10**i)
+        dev.collect()
+    ring = dev.buffer
+    _, second = ring.read(max_frames=4)[1]
+    off = bytes(ring._mem).find(second)
+    ring._mem[off + 40 : off + 44] = (1 << 20).to_bytes(4, "big")  # payload_len: 1 MiB
+    assert dev.flush() == 3 and ring.pending == 0
+    dev.collect()  # the drop, reported
+    assert dev.flush() == 1
+    status, body = gateway.get("/metrics")
+    text = body.decode()
+    assert "\nc_total{device_id=\"%s\"} 1101\n" % TEST_DEVICE_ID in text  # frames 1, 3 and 4: 1 + 100 + 1000
+    assert 'litetel_device_frames_dropped_total{device_id="%s",reason="rejected"} 1' % TEST_DEVICE_ID in text
+    assert 'litetel_gateway_rejects_total{reason="envelope"} 2' in text  # the first request's, and the 400
