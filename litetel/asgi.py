@@ -27,11 +27,34 @@ HTTP_DURATION_BOUNDARIES = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.7
 _METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"))
 
 
-def _route_of(scope):
-    """The matched route template (Starlette/FastAPI put the route in the scope), else None."""
-    route = scope.get("route")
+def _path_of(route):
     path = getattr(route, "path", None) or getattr(route, "path_format", None)
     return path if isinstance(path, str) else None
+
+
+def _route_of(scope):
+    """The matched route template (Starlette/FastAPI put the route in the scope), else None. Under a
+    ``Mount`` (which a router names as the route before the route inside it), the mounts' paths lead."""
+    route = scope.get("route")
+    path = _path_of(route)
+    if path is None:
+        return None
+    prefix = ""
+    for outer in getattr(scope, "routes", ())[:-1]:
+        if outer is not route and getattr(outer, "routes", None) is not None:  # a Mount
+            prefix += _path_of(outer) or ""
+    return prefix + path
+
+
+class _Scope(dict):
+    """The request's scope, remembering each route a router set in it (``scope["route"] = ...``)."""
+
+    __slots__ = ("routes",)
+
+    def __setitem__(self, key, value):
+        if key == "route":
+            self.routes.append(value)
+        dict.__setitem__(self, key, value)
 
 
 class LitetelMiddleware:
@@ -92,6 +115,8 @@ class LitetelMiddleware:
                 status[0] = message["status"]
             await send(message)
 
+        outer, scope = scope, _Scope(scope)
+        scope.routes = []
         error = None
         try:
             await self.app(scope, receive, send_with_status)
@@ -99,6 +124,7 @@ class LitetelMiddleware:
             error = exc
             raise
         finally:
+            outer.update(scope)  # what the application set in the scope, for middleware outside this one
             route = _route_of(scope)
             duration, count = self._series(method, route, status[0], scheme)
             # Recorded while the span is current: a histogram exemplar links the latency to this trace.
@@ -109,11 +135,15 @@ class LitetelMiddleware:
 
 
 def _traceparent(scope):
-    """The request's ``traceparent`` header value, or None (a new trace)."""
+    """The request's ``traceparent`` header value, or None (a new trace; also when there are several, as the
+    W3C Trace Context test suite expects)."""
+    found = None
     for name, value in scope.get("headers") or ():
         if name == b"traceparent":
-            return value.decode("latin-1")
-    return None
+            if found is not None:
+                return None
+            found = value.decode("latin-1")
+    return found
 
 
 def _finish_span(span, route, status, error):

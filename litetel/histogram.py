@@ -193,7 +193,8 @@ class Histogram(_Instrument):
         for b, (v, t, trace_id, span_id) in ex.items():
             gid = self._gids[b // nb]
             if gid in series_in_frame:
-                by_series.setdefault(gid, []).append([v, end_ticks - t, trace_id, span_id])
+                ago = end_ticks - t  # >= 0 (§2.6): one recorded while collect() ran is at the frame's end
+                by_series.setdefault(gid, []).append([v, ago if ago > 0 else 0, trace_id, span_id])
         for gid, entries in by_series.items():
             out.append(gid)
             out.append(entries)

@@ -88,4 +88,7 @@ def encode_log(record, dictionary, end_ticks):
         flags = 0
     else:
         trace_id, span_id, flags = span.trace_id, span.span_id, 1 if span.sampled else 0
-    return [scope_id, end_ticks - t, severity, body, wire_attrs(attrs, dictionary), trace_id, span_id, flags]
+    ago = end_ticks - t  # >= 0 (§2.5): a record another thread made while collect() ran is at the frame's end
+    if ago < 0:
+        ago = 0
+    return [scope_id, ago, severity, body, wire_attrs(attrs, dictionary), trace_id, span_id, flags]

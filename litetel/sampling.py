@@ -21,18 +21,19 @@ def always_off(trace_id, parent_sampled):
     return False
 
 
-_RATIO_SCALE = 1 << 56
+_RATIO_SCALE = 1 << 64
 
 
 def ratio(p):
-    """Sample a fraction ``p`` (0..1) of traces, decided from the trace id (its last 7 bytes, the random
-    part per W3C Trace Context level 2): every service using the same ratio keeps the same traces."""
+    """Sample a fraction ``p`` (0..1) of traces, decided from the trace id as OpenTelemetry's
+    ``TraceIdRatioBased`` does (its lower 8 bytes below ``p * 2**64``): every service using the same ratio,
+    litetel or an OTel SDK, keeps the same traces."""
     if p.__class__ not in (int, float) or not 0 <= p <= 1:
         raise ValueError("ratio must be a number in [0, 1], got %r" % (p,))
-    bound = int(p * _RATIO_SCALE)
+    bound = round(p * _RATIO_SCALE)
 
     def sampler(trace_id, parent_sampled):
-        return int.from_bytes(trace_id[9:16], "big") < bound
+        return int.from_bytes(trace_id[8:16], "big") < bound
 
     return sampler
 

@@ -112,17 +112,23 @@ def wire_attrs(attrs, dictionary):
         return out
     sid = dictionary.signal_sid
     n = 0
+    mended = False  # a key was cut or mended: from then on a key may repeat another one's wire text
     for k, v in attrs.items():
         if k.__class__ is not str or not k or v is None:
             continue
         n += 1
         if n > MAX_ATTRIBUTES:
             break
-        k = wire_text(k, MAX_KEY)
-        tk = sid(k)
+        cut = wire_text(k, MAX_KEY)
+        tk = sid(cut)
         if tk is None:
-            raise InstrumentError("attribute key %r is new and the epoch's string table is full" % k)
+            raise InstrumentError("attribute key %r is new and the epoch's string table is full" % cut)
         tk *= 4
+        if cut is not k:
+            mended = True
+        if mended and _has_key(out, tk):  # two keys alike on the wire: the first one stays
+            n -= 1
+            continue
         t = v.__class__
         if t is str:
             v = wire_text(v)
@@ -140,3 +146,11 @@ def wire_attrs(attrs, dictionary):
         out.append(tk)
         out.append(v)
     return out
+
+
+def _has_key(flat, tk):
+    # Whether the flat [tk, value, ...] list has the key of tk (any type).
+    for i in range(0, len(flat), 2):
+        if flat[i] >> 2 == tk >> 2:
+            return True
+    return False

@@ -143,7 +143,7 @@ class Span:
         """An ``exception`` event with ``exception.type`` and ``exception.message`` (OTel semantic
         conventions); the status is left alone (``with`` sets it when the exception escapes)."""
         if self.sampled:
-            event = {"exception.type": exc.__class__.__name__, "exception.message": str(exc)}
+            event = {"exception.type": exc.__class__.__name__, "exception.message": _text_of(exc)}
             if attrs:
                 event.update(attrs)
             self.add_event("exception", event)
@@ -165,12 +165,23 @@ class Span:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc is not None and self.sampled:
-            self.record_exception(exc)
-            self.set_status_error("%s: %s" % (exc_type.__name__, exc))
-        self.end()
-        detach(self._token)
+        try:
+            if exc is not None and self.sampled:
+                self.record_exception(exc)
+                self.set_status_error("%s: %s" % (exc_type.__name__, _text_of(exc)))
+        finally:  # ended and no longer current even when recording the exception fails (MemoryError)
+            try:
+                self.end()
+            finally:
+                detach(self._token)
         return False
+
+
+def _text_of(exc):
+    try:
+        return str(exc)
+    except Exception:  # an exception whose __str__ fails is still recorded
+        return "<unprintable %s>" % exc.__class__.__name__
 
 
 class Tracer:
@@ -233,8 +244,11 @@ def encode_span(span, dictionary, end_ticks):
             [wire_name(name, dictionary), t - start, wire_attrs(attrs, dictionary)] for name, t, attrs in events
         ]
     message = span.status_message
+    # A span started after the frame's end was read (another thread, while collect() ran) is placed at the
+    # end: ago_us is >= 0 on the wire (§2.4), a negative one has the gateway reject the whole frame.
+    ago = end_ticks - span.start_us
     return [
         span.tracer.scope_id, span.trace_id, span.span_id, span.parent_id, wire_name(span.name, dictionary),
-        span.kind, end_ticks - span.start_us, span.end_us - span.start_us, wire_attrs(span.attributes, dictionary),
+        span.kind, ago if ago > 0 else 0, span.end_us - span.start_us, wire_attrs(span.attributes, dictionary),
         events, span.status, None if message is None else wire_text(message), span.flags,
     ]  # fmt: skip

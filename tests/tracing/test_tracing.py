@@ -133,7 +133,7 @@ def test_remote_parent_and_samplers():
     assert tracer.start_span("root", parent=None).parent_id is None
 
     ratio = sampling.ratio(0.25)
-    ids = [bytes(9) + (i * 2**56 // 1000).to_bytes(7, "big") for i in range(1000)]
+    ids = [bytes(8) + (i * 2**64 // 1000).to_bytes(8, "big") for i in range(1000)]
     assert sum(ratio(t, None) for t in ids) == 250  # the trace id decides, deterministically
     assert sampling.parent_based(sampling.always_off)(ids[0], True) is True
     assert sampling.parent_based(sampling.always_on)(ids[0], False) is False
