@@ -25,6 +25,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS nonces (device TEXT, epoch INTEGER, counter INTEGER, PRIMARY KEY (device, epoch));
 CREATE TABLE IF NOT EXISTS seen (device TEXT, epoch INTEGER, seq INTEGER, PRIMARY KEY (device, epoch));
 CREATE TABLE IF NOT EXISTS dictionaries (device TEXT, epoch INTEGER, blob BLOB, PRIMARY KEY (device, epoch));
+CREATE TABLE IF NOT EXISTS dictionary_parts (id INTEGER PRIMARY KEY, device TEXT, epoch INTEGER, part BLOB);
+CREATE INDEX IF NOT EXISTS dictionary_parts_key ON dictionary_parts (device, epoch, id);
 CREATE TABLE IF NOT EXISTS clocks (device TEXT, epoch INTEGER, ticks_offset INTEGER, wall_offset INTEGER,
     corrected INTEGER, PRIMARY KEY (device, epoch));
 CREATE TABLE IF NOT EXISTS queue (id INTEGER PRIMARY KEY AUTOINCREMENT, device TEXT, epoch INTEGER,
@@ -55,6 +57,8 @@ SIGNALS = ("metrics", "traces", "logs")
 _QUEUE = {"metrics": "queue", "traces": "queue_traces", "logs": "queue_logs"}
 _DEAD_LETTER = {"metrics": "dead_letter", "traces": "dead_letter_traces", "logs": "dead_letter_logs"}
 
+MAX_DICTIONARY_PARTS = 1024  # appended dictionary parts of a (device, epoch) before they are compacted
+
 QueueRow = collections.namedtuple("QueueRow", "id device epoch seq start_us end_us corrected n_points points")
 
 
@@ -69,7 +73,7 @@ def _connect(path, synchronous):
 class Store:
     """SQLite state behind a single writer thread and a single reader thread."""
 
-    def __init__(self, path, synchronous="FULL", dictionary_cache=4096):
+    def __init__(self, path, synchronous="FULL", dictionary_cache=4096, dictionary_cache_bytes=64 << 20):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = path
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="litetel-store-writer")
@@ -79,6 +83,8 @@ class Store:
         self.reader_db = _connect(path, synchronous)
         self._dictionaries = collections.OrderedDict()  # (device, epoch) -> Dictionary, owned by the writer
         self._dictionary_cache = dictionary_cache
+        self._dictionary_cache_bytes = dictionary_cache_bytes
+        self._dictionary_bytes = 0
         self._lock = threading.Lock()
         self._touched = {}
         self._request_keys = set()
@@ -111,6 +117,7 @@ class Store:
     def commit(self):
         self.db.execute("COMMIT")
         for key, dictionary in self._touched.items():
+            dictionary.publish()
             self._cache_dictionary(key, dictionary)
         self._touched = {}
         while len(self._cumulative) > self._dictionary_cache:  # oldest first (insertion order)
@@ -126,7 +133,9 @@ class Store:
         """Cached objects may hold changes that were not committed: drop them, reload on next use."""
         with self._lock:
             for key in keys:
-                self._dictionaries.pop(key, None)
+                old = self._dictionaries.pop(key, None)
+                if old is not None:
+                    self._dictionary_bytes -= old._cached_bytes
         for key in keys:
             self._cumulative.pop(key, None)
             self._touched.pop(key, None)
@@ -181,10 +190,23 @@ class Store:
         d = self._touched.get(key) or self._dictionaries.get(key)
         if d is None:
             d = self._load_dictionary(self.db, device, epoch) or Dictionary()
+            d.staging = True
         return d
 
     def save_dictionary(self, device, epoch, d):
-        self.db.execute("INSERT OR REPLACE INTO dictionaries VALUES (?,?,?)", (device, epoch, d.to_blob()))
+        """Append what ``d`` gained since it was loaded or last saved (a savepoint rollback drops ``d``)."""
+        part = d.new_part()
+        d.n_parts = getattr(d, "n_parts", 0) + 1
+        if d.n_parts > MAX_DICTIONARY_PARTS:  # e.g. a resource flipping each frame: compact, amortized
+            blob = d.to_blob()
+            self.db.execute("DELETE FROM dictionary_parts WHERE device=? AND epoch=?", (device, epoch))
+            self.db.execute("INSERT OR REPLACE INTO dictionaries VALUES (?,?,?)", (device, epoch, blob))
+            d.n_parts, d.stored_bytes = 0, len(blob)
+        else:
+            self.db.execute(
+                "INSERT INTO dictionary_parts (device, epoch, part) VALUES (?,?,?)", (device, epoch, part)
+            )
+            d.stored_bytes = getattr(d, "stored_bytes", 0) + len(part)
         self.touch(device, epoch, d)
 
     def touch(self, device, epoch, d):
@@ -200,17 +222,44 @@ class Store:
 
     @staticmethod
     def _load_dictionary(db, device, epoch):
-        row = db.execute(
-            "SELECT blob FROM dictionaries WHERE device=? AND epoch=?", (device, epoch)
-        ).fetchone()
-        return None if row is None else Dictionary.from_blob(row[0])
+        # base row and parts from one snapshot (a compaction replaces the one and deletes the others)
+        own = not db.in_transaction  # the reader connection runs in autocommit
+        if own:
+            db.execute("BEGIN")
+        try:
+            row = db.execute(
+                "SELECT blob FROM dictionaries WHERE device=? AND epoch=?", (device, epoch)
+            ).fetchone()
+            parts = [
+                p for (p,) in db.execute(
+                    "SELECT part FROM dictionary_parts WHERE device=? AND epoch=? ORDER BY id", (device, epoch)
+                )
+            ]
+        finally:
+            if own:
+                db.execute("COMMIT")
+        if row is None and not parts:
+            return None
+        d = Dictionary.from_blob(None if row is None else row[0], parts)
+        d.stored_bytes = (0 if row is None else len(row[0])) + sum(len(p) for p in parts)
+        d.n_parts = len(parts)
+        return d
 
     def _cache_dictionary(self, key, d):
+        """LRU, bounded in count and in (stored) bytes: one device opening epoch after epoch with large
+        dictionaries must not hold the gateway's memory."""
         with self._lock:
+            old = self._dictionaries.pop(key, None)
+            if old is not None:
+                self._dictionary_bytes -= old._cached_bytes
+            d._cached_bytes = getattr(d, "stored_bytes", 0)
             self._dictionaries[key] = d
-            self._dictionaries.move_to_end(key)
-            while len(self._dictionaries) > self._dictionary_cache:
-                self._dictionaries.popitem(last=False)
+            self._dictionary_bytes += d._cached_bytes
+            while len(self._dictionaries) > 1 and (
+                len(self._dictionaries) > self._dictionary_cache
+                or self._dictionary_bytes > self._dictionary_cache_bytes
+            ):
+                self._dictionary_bytes -= self._dictionaries.popitem(last=False)[1]._cached_bytes
 
     # -- cumulative totals (writer thread) ---------------------------------------------------------
     def cumulative(self, device, epoch):
@@ -344,7 +393,9 @@ class GroupWriter:
 
     def _finished(self, group, done):
         self._running = False
-        error = done.exception()
+        # A cancelled write (loop teardown) may still commit on the writer thread: answer its waiters with
+        # an error (503, the device retries and dedup catches a committed frame) rather than never.
+        error = RuntimeError("store write cancelled") if done.cancelled() else done.exception()
         outcomes = [error] * len(group) if error is not None else done.result()
         for (_, future), outcome in zip(group, outcomes):
             if future.done():  # the client went away; what was committed stays committed
