@@ -136,7 +136,7 @@ class Device:
 
         ``max_series`` is the default cap of its instruments (the Device's when None).
         """
-        key = (name, version)
+        key = (name, version or None)  # "" and None are one scope on the wire (Dictionary.add_scope): one Meter
         found = self._meters.get(key)
         if found is None:
             found = Meter(self.dictionary, name, version, self.max_series if max_series is None else max_series)

@@ -16,7 +16,7 @@ from array import array
 from litetel.accel import ATOMIC_COUNT, MICROPYTHON
 from litetel.clock import ticks_us
 from litetel.errors import InstrumentError
-from litetel.instruments import _LMAX, _LMIN, HISTOGRAM, _Handle, _Instrument, as_number, finite
+from litetel.instruments import _LMAX, _LMIN, HISTOGRAM, _Handle, _Instrument, as_float, as_number, finite
 
 try:
     from _bisect import bisect_left as _bisect  # the C module itself: bisect.py would add ~0.15 ms of import
@@ -89,6 +89,15 @@ def _int_boundaries(boundaries):
 
 
 _INF = float("inf")
+_FLOAT_MAX = 1.7976931348623157e308
+
+
+def bounded_sum(s):
+    """A histogram point's sum as the wire takes it (finite): finite values whose float sum overflowed give
+    the largest float of its sign (NaN: +inf and -inf met) instead of a point that fails the whole frame."""
+    if s - s == 0:
+        return s
+    return _FLOAT_MAX if s > 0 else -_FLOAT_MAX if s < 0 else 0.0
 # (typecode, sum, min, max) of a series' int and float columns before their first measurement.
 _INT_EMPTY = ("l", 0, _LMAX, _LMIN)
 _FLOAT_EMPTY = ("d", 0.0, _INF, -_INF)
@@ -218,7 +227,7 @@ class Histogram(_Instrument):
         if not finite(v):
             raise InstrumentError("%s: %r is not a finite number" % (self.name, v))
         if v.__class__ is int and not _LMIN <= v <= _LMAX:
-            v = float(v)  # beyond this port's int column
+            v = as_float(v, self.name)  # beyond this port's int column
         return v
 
     def _record_other(self, i, v):
@@ -258,7 +267,7 @@ class Histogram(_Instrument):
                 stats[j] = zero
                 stats[j + 1] = top
                 stats[j + 2] = bottom
-        return [sum(counts), self._with_spill(i, total), lo, hi, first] + counts[first:end]
+        return [sum(counts), bounded_sum(self._with_spill(i, total)), lo, hi, first] + counts[first:end]
 
 
 if ATOMIC_COUNT:

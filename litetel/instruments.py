@@ -69,6 +69,14 @@ def finite(v):
     return v - v == 0  # false for NaN and +-inf
 
 
+def as_float(v, name):
+    """``float(v)`` of an int, or InstrumentError when no float holds it (``float(10**400)`` overflows)."""
+    try:
+        return float(v)
+    except OverflowError:
+        raise InstrumentError("%s: %d is beyond any float" % (name, v))
+
+
 # ------------------------------------------------------------------------------------------ instruments
 
 
@@ -146,12 +154,12 @@ class _Instrument:
             index = self._index
             handle = index.get(key)  # another thread may have created it meanwhile
             if handle is None:
+                check_key_text(key)  # before the cap: a key no frame could carry is refused, not overflowed
                 if (len(index) - (OVERFLOW_KEY in index) >= self.max_series or key == OVERFLOW_KEY
                         or not self._dictionary.admits(key, self.scope_id)):  # the epoch's limits (epoch_limits.py)
                     key = OVERFLOW_KEY
                     handle = index.get(key)
                 if handle is None:
-                    check_key_text(key)  # before anything is made: a key no frame could carry adds nothing
                     collect_garbage()  # MicroPython: what lasts goes to the lowest holes (accel.py)
                     local = len(self._gids)
                     if local == len(self._dirty):
@@ -198,10 +206,9 @@ class _Instrument:
     def _with_spill(self, i, v):
         # v plus what spilled: exact, but the wire carries int64, so a larger sum goes as a float.
         spill = self._spilled
-        if spill is None or i not in spill:
-            return v
-        v += spill.pop(i)
-        return v if _INT64_MIN <= v <= _INT64_MAX else float(v)
+        if spill is not None and i in spill:
+            v += spill.pop(i)
+        return v if v.__class__ is float or _INT64_MIN <= v <= _INT64_MAX else float(v)
 
 
 class _Scalar(_Instrument):
@@ -288,6 +295,7 @@ class _Sum(_Scalar):
         if _LMIN <= s <= _LMAX:
             a[i] = s
         else:
+            as_float(n, self.name)  # refused before anything changes: collect could not send it
             a[i] = 0
             self._spill(i, s)
 
@@ -302,13 +310,17 @@ class _Sum(_Scalar):
 
     def _add_other(self, i, n):
         v = self._number(n)
-        if v.__class__ is int:
-            return self._add(i, v)
         lock = self._lock
         lock.acquire()
         try:
-            floats = self._need_floats()
-            floats[i] += v
+            if v.__class__ is int:  # not through _add: an int below its floor would come back here forever
+                self._add_int(i, v)
+            else:
+                floats = self._need_floats()
+                s = floats[i] + v
+                if not finite(s):  # each finite, their sum not: no frame could carry it
+                    raise InstrumentError("%s: adding %r makes the interval's sum %r" % (self.name, v, s))
+                floats[i] = s
             self._dirty[i] = 1
         finally:
             lock.release()
@@ -394,7 +406,7 @@ class Gauge(_Scalar):
         if v != v:
             raise InstrumentError("%s: NaN is not a gauge value" % self.name)
         if v.__class__ is int and not _LMIN <= v <= _LMAX:
-            v = float(v)  # beyond this port's int column: the nearest float
+            v = as_float(v, self.name)  # beyond this port's int column: the nearest float
         return v
 
     def _set_other(self, i, v):

@@ -285,7 +285,7 @@ def _take_point(pending, bounds):
     # each bucket's upper boundary. Min and max are the ends.
     nbounds = len(bounds)
     b = bisect_left(bounds, values[0])
-    point = [n, sum(values), values[0], values[-1], b]
+    point = [n, _histogram.bounded_sum(sum(values)), values[0], values[-1], b]
     j = 0
     while j < n:
         k = n if b == nbounds else bisect_right(values, bounds[b], j)

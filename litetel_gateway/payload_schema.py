@@ -90,8 +90,9 @@ def validate_points(points, dictionary):
             if not INT64_MIN <= value <= INT64_MAX or (kind == COUNTER and value < 0):
                 raise Reject("value", "series %d value %r" % (sid, value))
         elif t is float:
-            # value - value is NaN for inf and NaN: only finite values pass
-            if value - value != 0.0 or (kind == COUNTER and value < 0):
+            # value - value is NaN for inf and NaN: only finite values pass, and a gauge's +-inf (the device
+            # accepts them: docs/api.md "Values refused"; OTLP doubles and Prometheus carry them)
+            if (value - value != 0.0 and (kind != GAUGE or value != value)) or (kind == COUNTER and value < 0):
                 raise Reject("value", "series %d value %r" % (sid, value))
         else:
             raise Reject("value", "series %d value %r" % (sid, value))
