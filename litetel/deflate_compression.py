@@ -79,7 +79,8 @@ def _zlib_decompress(data, max_size):
 
 def _deflateio_decompress(data, max_size):
     try:
-        reader = _deflate.DeflateIO(io.BytesIO(data), _deflate.ZLIB)
+        source = io.BytesIO(data)
+        reader = _deflate.DeflateIO(source, _deflate.ZLIB)
         out = reader.read(max_size + 1)
         if out is None:
             out = b""
@@ -87,6 +88,8 @@ def _deflateio_decompress(data, max_size):
             raise exceeds("deflate", max_size)
         if reader.read(1):  # short reads are allowed by the stream API: make sure the stream has really ended
             raise exceeds("deflate", max_size)
+        if source.tell() < len(data):  # DeflateIO stops at the stream's end (its adler32), whatever follows
+            raise CodecError("deflate: extra data after the stream")
     except CodecError:
         raise
     except MemoryError:  # the stream's window (up to 32 KB for CPython's zlib) does not fit in this heap

@@ -71,7 +71,12 @@ def check_text(s, limit=MAX_TEXT):
     (on CPython a str may hold a lone surrogate, ``"\\ud800"``, which is not; MicroPython's str is UTF-8)."""
     if len(s) > limit:
         raise InstrumentError("%r...: %d characters, more than the %d a frame carries" % (s[:24], len(s), limit))
-    if not MICROPYTHON and not s.isascii():
+    if MICROPYTHON:
+        from litetel.msgpack_encoder import has_surrogate
+
+        if has_surrogate(s.encode()):  # MicroPython's str may hold a lone surrogate too (ED A0..BF ..)
+            raise InstrumentError("%r is not encodable as UTF-8, so no frame could carry it" % (s,))
+    elif not s.isascii():
         try:
             s.encode("utf-8")
         except UnicodeError:

@@ -12,6 +12,7 @@ fixarray, ...). Floats that survive a float32 round trip exactly are sent as flo
 
 import struct
 
+from litetel.accel import MICROPYTHON
 from litetel.codecs import Rows
 from litetel.errors import CodecError
 
@@ -67,6 +68,8 @@ class Writer:
             try:
                 data = obj.encode("utf-8")
             except UnicodeError:
+                raise CodecError("str is not encodable as UTF-8")
+            if MICROPYTHON and b"\xed" in data and has_surrogate(data):  # MicroPython encodes one as ED A0..BF
                 raise CodecError("str is not encodable as UTF-8")
             self.head(STR, len(data))
             out.extend(data)
@@ -173,6 +176,17 @@ class _Writer(Writer):
             self.extend_packed(">BI", code32, n)
         else:
             raise CodecError("length %d does not fit in 32 bits" % n)
+
+
+def has_surrogate(data):
+    """True when ``data`` holds a surrogate code point encoded as if UTF-8 (ED A0..BF ..), which UTF-8 is not:
+    MicroPython's str may hold one (``chr(0xD800)``, ``b"\\xed\\xa0\\x80".decode()``); CPython's refuses to encode it."""
+    i = data.find(b"\xed")
+    while 0 <= i < len(data) - 1:
+        if data[i + 1] >= 0xA0:
+            return True
+        i = data.find(b"\xed", i + 1)
+    return False
 
 
 def float32_exact(x):

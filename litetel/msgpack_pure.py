@@ -15,8 +15,9 @@ nesting deeper than ``MAX_DEPTH``, a declared length larger than the bytes left)
 
 import struct
 
+from litetel.accel import MICROPYTHON
 from litetel.errors import CodecError
-from litetel.msgpack_encoder import MAX_DEPTH, Writer, float32_exact, packb  # noqa: F401 -- the twin's whole API
+from litetel.msgpack_encoder import MAX_DEPTH, Writer, float32_exact, has_surrogate, packb  # noqa: F401 -- the twin's whole API
 
 # ---------------------------------------------------------------------------------------------- decoding
 
@@ -103,7 +104,10 @@ class ByteReader:
     def text(self, n):
         start = self.take(n)
         try:
-            return str(self.data[start : start + n], "utf-8")
+            data = self.data[start : start + n]
+            if MICROPYTHON and has_surrogate(data):  # MicroPython's str() takes an encoded surrogate
+                raise UnicodeError
+            return str(data, "utf-8")
         except UnicodeError:
             raise CodecError("invalid UTF-8 in %s string at offset %d" % (self.NAME, start))
 

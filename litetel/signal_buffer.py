@@ -83,7 +83,13 @@ def wire_text(s, limit=MAX_TEXT):
     its frame for it."""
     if len(s) > limit:
         s = s[:limit]
-    if MICROPYTHON or s.isascii():  # MicroPython's str is UTF-8 already
+    if MICROPYTHON:  # its str is UTF-8, but for a surrogate it may hold (encoded ED A0..BF ..)
+        from litetel.msgpack_encoder import has_surrogate
+
+        if not has_surrogate(s.encode()):
+            return s
+        return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in s)
+    if s.isascii():
         return s
     try:
         s.encode("utf-8")

@@ -75,14 +75,38 @@ def http_transport(url, headers, body, timeout_s, ssl_context=None):
         conn = http.client.HTTPSConnection(host, port, timeout=timeout_s, context=ssl_context)
     else:
         conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
+    # http.client's timeout bounds each socket operation, not the call: a reply (or a peer draining the body)
+    # trickling a byte at a time would stretch it without end. A timer cuts the link when timeout_s passes.
+    import socket
+    import threading
+
+    expired = []
+
+    def expire():
+        expired.append(True)
+        sock = conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(timeout_s, expire)
+    timer.daemon = True
+    timer.start()
     try:
         conn.request("POST", path, body=body, headers=headers)
         resp = conn.getresponse()
         reply = resp.read()
+        if expired:  # cut by the timer: whatever was read may be a truncated reply
+            raise OSError(110, "timed out")
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, reply
     except http.client.HTTPException as e:  # a garbled or cut reply is a link failure, like a reset
+        if expired:
+            raise OSError(110, "timed out")
         raise OSError("bad HTTP reply: %r" % (e,))
     finally:
+        timer.cancel()
         conn.close()
 
 
@@ -162,12 +186,17 @@ def _dechunk(data):
         eol = data.find(b"\r\n", pos)
         if eol < 0:
             raise OSError("truncated chunked reply")
-        size = int(data[pos:eol].split(b";")[0].strip(), 16)
+        digits = data[pos:eol].split(b";")[0].strip()
+        if not digits or digits.strip(b"0123456789abcdefABCDEF"):  # int() would take "-6", "+6", "0x6", "6_0"
+            raise OSError("bad chunk size in chunked reply: %r" % (digits[:16],))
+        size = int(digits, 16)
         if size == 0:
             return b"".join(out)
         start = eol + 2
-        if start + size > len(data):
+        if start + size + 2 > len(data):
             raise OSError("truncated chunked reply")
+        if data[start + size : start + size + 2] != b"\r\n":
+            raise OSError("chunk not followed by CRLF in chunked reply")
         out.append(data[start : start + size])
         pos = start + size + 2
 
