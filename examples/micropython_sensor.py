@@ -1,6 +1,10 @@
 """A sensor loop for MicroPython (also runs on CPython).
 
-    MICROPYPATH=. micropython -X heapsize=64K examples/micropython_sensor.py [ENDPOINT HEXKEY [LOOPS]]
+    MICROPYPATH=. micropython -X heapsize=256K examples/micropython_sensor.py [ENDPOINT HEXKEY [LOOPS]]
+
+From the .py sources the interpreter compiles litetel in the heap: on the 64-bit unix port this needs about
+128K alone and 160K with an ENDPOINT (the uploader), so 64K fails with MemoryError. Precompiled, as a board
+deploys it (`make mpy-build`, then MICROPYPATH=build/mpy), 96K and 128K do (docs/api.md, "On MicroPython").
 
 Reads a (simulated) temperature sensor and an ADC, records a counter, a gauge and a histogram into litetel with
 bound series handles, keeps frames in an 8 KB in-RAM ring buffer and lets `dev.tick()` collect every interval

@@ -20,6 +20,7 @@ MIB = 1 << 20
 SIGNALS = ("metrics", "traces", "logs")
 PROTOCOLS = ("http/protobuf", "grpc")
 COMPRESSIONS = ("gzip", "none")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @dataclass
@@ -140,12 +141,17 @@ def signal_endpoint(metrics_endpoint, signal):
 def parse_listen(text):
     host, sep, port = text.rpartition(":")
     if not sep:
+        if text.isdigit():  # "--listen 8080" would bind the IPv4 address 0.0.31.144
+            raise ValueError("--listen wants HOST:PORT, got %r (':%s' listens on every interface)" % (text, text))
         host, port = text, str(DEFAULT_PORT)
     host = host.strip("[]") or "0.0.0.0"
     try:
-        return host, int(port)
+        port = int(port)
     except ValueError:
         raise ValueError("--listen wants HOST:PORT, got %r" % (text,)) from None
+    if not 0 <= port <= 65535:
+        raise ValueError("--listen: port %d is not in 0-65535" % port)
+    return host, port
 
 
 def _env(environ, name, signal="metrics"):
@@ -314,8 +320,9 @@ def build_parser():
     )
     p.add_argument(
         "--log-level",
-        default=os.environ.get("LITETEL_GATEWAY_LOG_LEVEL", "INFO"),
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        type=str.upper,
+        default=os.environ.get("LITETEL_GATEWAY_LOG_LEVEL") or "INFO",
+        choices=LOG_LEVELS,
         help="verbosity of the gateway's own log on stderr (env LITETEL_GATEWAY_LOG_LEVEL; default %(default)s)",
     )
     return p
@@ -341,6 +348,11 @@ def load_config(argv=None, environ=None):
     ):
         if getattr(args, name) < 1:
             raise ValueError("--%s must be positive" % name.replace("_", "-"))
+    for name in ("max_clock_skew", "shutdown_timeout"):
+        if getattr(args, name) < 0:
+            raise ValueError("--%s must not be negative" % name.replace("_", "-"))
+    if args.log_level not in LOG_LEVELS:  # argparse checks a flag's choices, not a default from the environment
+        raise ValueError("LITETEL_GATEWAY_LOG_LEVEL %r is not one of %s" % (args.log_level, ", ".join(LOG_LEVELS)))
     return Config(
         host=host,
         port=port,

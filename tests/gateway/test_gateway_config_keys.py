@@ -295,3 +295,25 @@ def test_signature_verification(tmp_path):
 
     device_signature = signing.sign_request(b"\x00\x11", "sat-7", "7.1", 0, 5, b"body")
     assert store.verify("sat-7", "7.1", "0", "5", b"body", device_signature)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--listen", "127.0.0.1:99999"], "not in 0-65535"),
+        (["--listen", "8080"], "HOST:PORT"),
+        (["--max-clock-skew", "-5"], "--max-clock-skew"),
+        (["--shutdown-timeout", "-1"], "--shutdown-timeout"),
+    ],
+)
+def test_bad_listen_and_negative_durations_are_configuration_errors(argv, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(BASE + argv, environ={})
+
+
+def test_log_level_from_the_environment_is_checked_and_case_insensitive(monkeypatch):
+    monkeypatch.setenv("LITETEL_GATEWAY_LOG_LEVEL", "debug")
+    assert load_config(BASE, environ={}).log_level == "DEBUG"
+    monkeypatch.setenv("LITETEL_GATEWAY_LOG_LEVEL", "verbose")
+    with pytest.raises(ValueError, match="LITETEL_GATEWAY_LOG_LEVEL"):
+        load_config(BASE, environ={})
