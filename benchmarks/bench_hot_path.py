@@ -15,6 +15,7 @@ LOOP = 1000
 OPS = (
     "counter_add_bound",
     "counter_add_attrs",
+    "counter_add_attrs_cycling",
     "counter_add_no_attrs",
     "updown_add_bound",
     "gauge_set_bound",

@@ -7,7 +7,7 @@ owner, ops = hot_path_loops(1000)               # bound handles: the hot path li
 import functools
 
 from benchmarks import reference_workload as wl
-from benchmarks.repeat import repeat
+from benchmarks.repeat import repeat, repeat_cycling
 from litetel import Device, RingBuffer  # the public API of issue 2 (lazy exports of litetel/__init__)
 from litetel import frame as wire
 
@@ -95,6 +95,7 @@ def hot_path_loops(n):
     return dev, {
         "counter_add_bound": repeat(n, bound_counter.add, 1),
         "counter_add_attrs": repeat(n, counter.add, 1, attrs),
+        "counter_add_attrs_cycling": repeat_cycling(n, counter.add, 1, [dict(s) for s in wl.SERIES]),
         "counter_add_no_attrs": repeat(n, plain.add, 1),
         "updown_add_bound": repeat(n, bound_updown.add, 1),
         "gauge_set_bound": repeat(n, bound_gauge.set, 41.5),

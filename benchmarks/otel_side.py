@@ -11,7 +11,7 @@ its OTLP/HTTP exporter serializes.
 import functools
 
 from benchmarks import reference_workload as wl
-from benchmarks.repeat import repeat
+from benchmarks.repeat import repeat, repeat_cycling
 
 OP_VALUE = 0.042  # a latency in the middle of the boundaries, so bucket search is not a best case
 
@@ -121,6 +121,7 @@ def hot_path_loops(n):
     return reader, {
         "counter_add_bound": repeat(n, counter.add, 1, attrs),
         "counter_add_attrs": repeat(n, counter.add, 1, attrs),  # the same call: the SDK has no bound handles
+        "counter_add_attrs_cycling": repeat_cycling(n, counter.add, 1, [dict(s) for s in wl.SERIES]),
         "counter_add_no_attrs": repeat(n, plain.add, 1),
         "updown_add_bound": repeat(n, updown.add, 1, attrs),
         "gauge_set_bound": repeat(n, gauge.set, 41.5, attrs),

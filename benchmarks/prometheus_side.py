@@ -91,6 +91,13 @@ def hot_path_loops(n):
         for _ in loop:
             counter.labels(a, b, c).inc()
 
+    all_labels = [wl.label_values(s) for s in wl.SERIES]
+    k = len(all_labels)
+
+    def counter_add_attrs_cycling():  # the same loop shape as repeat_cycling's
+        for i in loop:
+            counter.labels(*all_labels[i % k]).inc()
+
     def histogram_record_attrs():
         for _ in loop:
             histogram.labels(a, b, c).observe(OP_VALUE)
@@ -98,6 +105,7 @@ def hot_path_loops(n):
     return registry, {
         "counter_add_bound": repeat(n, counter_child.inc),
         "counter_add_attrs": counter_add_attrs,
+        "counter_add_attrs_cycling": counter_add_attrs_cycling,
         "counter_add_no_attrs": repeat(n, plain.inc),
         "updown_add_bound": repeat(n, updown_child.inc),
         "gauge_set_bound": repeat(n, gauge_child.set, 41.5),

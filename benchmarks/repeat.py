@@ -33,3 +33,16 @@ def repeat(n, fn, *args):
     else:
         raise ValueError("repeat() takes at most 2 arguments for fn")
     return run
+
+
+def repeat_cycling(n, fn, first, seconds):
+    """A function that calls ``fn(first, seconds[i % len(seconds)])`` for i in range(n): one attribute set
+    after another, as a workload of many series does (a library's cache of the last dict never helps)."""
+    k = len(seconds)
+    loop = range(n)
+
+    def run():
+        for i in loop:
+            fn(first, seconds[i % k])
+
+    return run

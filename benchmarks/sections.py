@@ -16,6 +16,11 @@ from benchmarks.results import ratio
 HOT_PATH_CALLS = {  # op -> (litetel, OTel SDK, prometheus_client) call measured
     "counter_add_bound": ("`bound.add(1)`", "`counter.add(1, attrs)`", "`child.inc()`"),
     "counter_add_attrs": ("`counter.add(1, attrs)`", "`counter.add(1, attrs)`", "`labels(a, b, c).inc()`"),
+    "counter_add_attrs_cycling": (
+        "`counter.add(1, attrs)`, 50 dicts in turn",
+        "`counter.add(1, attrs)`, 50 dicts in turn",
+        "`labels(a, b, c).inc()`, 50 label sets in turn",
+    ),
     "counter_add_no_attrs": ("`counter.add(1)`", "`counter.add(1)`", "`counter.inc()` (no labels)"),
     "updown_add_bound": ("`bound.add(1)`", "`updown.add(1, attrs)`", "gauge `child.inc()`"),
     "gauge_set_bound": ("`bound.set(41.5)`", "`gauge.set(41.5, attrs)`", "`child.set(41.5)`"),

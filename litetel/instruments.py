@@ -26,7 +26,7 @@ from litetel.dictionary import OVERFLOW_KEY, canonical_key, check_key_text
 from litetel.errors import InstrumentError
 
 if not MICROPYTHON:
-    from litetel.series_keys import SeriesKeys
+    from litetel.series_keys import SeriesKeys, by_content, remember_content
 
 COUNTER = 0
 UPDOWN_COUNTER = 1
@@ -90,6 +90,7 @@ class _Instrument:
     unit = ""
     description = ""
     _cache = _NO_CACHE
+    _by_content = None  # CPython: {tuple(attrs.items()): handle} of unbound calls (series_keys.by_content)
     _spilled = None  # {series index: int} for sums beyond the int column, made when first needed
     if MICROPYTHON:
         _lock = new_lock()
@@ -136,8 +137,14 @@ class _Instrument:
     # add/set/record, as a call costs as much as the lookup.
 
     def _cache_miss(self, attrs, v):
+        if not MICROPYTHON:  # a dict built on every call: found by its content (series_keys.by_content)
+            handle = by_content(self, attrs)
+            if handle is not None:
+                return (None, handle)  # not kept by identity: such dicts would evict the ones passed again
         self._number(v)  # a refused value makes no series: checked before bind() would make one
         handle = self.bind(attrs)  # validates attrs first
+        if not MICROPYTHON:
+            remember_content(self, attrs, handle)
         e = (None if attrs is None else dict(attrs), handle)
         cache = self._cache
         if cache is _NO_CACHE:
