@@ -26,10 +26,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What an application imports to record and export with each library.
 OWN_PACKAGE = {"litetel": "litetel", "otel": "opentelemetry", "prometheus": "prometheus_client"}
 # import case -> (library, statement). litetel exports Device lazily, so `import litetel` alone is not what an
-# application pays: `litetel_device` adds the first use.
+# application pays: `litetel_device` adds the first use (recording), `litetel_export` what a Device with an
+# endpoint loads by its first upload (codecs, compression, signing, uploader, transport), like with like with
+# the OTel statement, which includes its exporter.
 IMPORTS = {
     "litetel": "import litetel",
     "litetel_device": "import litetel; litetel.Device",
+    "litetel_export": "import litetel; litetel.Device; import litetel.uploader, litetel.transport, litetel.signing, "
+    "litetel.codecs, litetel.msgpack_c, litetel.compression, litetel.zstd_compression",
     "otel": "import opentelemetry.sdk.metrics, opentelemetry.exporter.otlp.proto.http.metric_exporter",
     "prometheus": "import prometheus_client",
 }

@@ -37,7 +37,7 @@ def _measures(r):
         return lambda lib: median(r.per_op("hot_path", lib, op))
 
     def import_ms(lib):
-        return r.value("import.%s.ms" % ("litetel_device" if lib == "litetel" else lib))
+        return r.value("import.%s.ms" % ("litetel_export" if lib == "litetel" else lib))
 
     def memory(kind):
         return lambda lib: r.value("memory.%s.%s.%d" % (lib, kind, MEMORY_GOAL_SERIES))
@@ -76,7 +76,7 @@ def _measures(r):
             fmt_seconds,
             "export CPU / interval",
         ),
-        ("`import` time (litetel: with `litetel.Device`)", import_ms, _shown("%.1f ms"), None),
+        ("`import` time, recording and export (litetel: `Device` and its upload path)", import_ms, _shown("%.1f ms"), None),
     )
 
 

@@ -148,7 +148,7 @@ def memory_section(r):
         rows,
     )
     rows = []
-    for case in ("litetel", "litetel_device", "otel", "prometheus"):
+    for case in ("litetel", "litetel_device", "litetel_export", "otel", "prometheus"):
         t, rss = r.figure("import.%s.ms" % case), r.figure("import.%s.rss" % case)
         statement = t.get("statement", "") if t else ""
         extra = ", ".join(rss.get("top_level_packages", [])) if rss else ""
