@@ -126,7 +126,7 @@ def _place(table, h, i):
 
 # Unbound calls' dicts by content (``_Instrument._cache_miss``, after its identity cache): a call site that
 # builds its dict on every call finds its handle by the dict's items, in their order (a tuple's hash), not by
-# the canonical key's sort and checks and this index's lookup (~0.6 against ~2.5 µs). Per instrument, at most
+# the canonical key's sort and checks and this index's lookup (~0.7 against ~2.5 µs). Per instrument, at most
 # CONTENT_CACHE_SIZE entries (cleared when full). Equal values of other types (1, 1.0, True) are one series
 # either way; a value equal to a known one but of a type bind() refuses (Decimal(1)) is not a hit.
 CONTENT_CACHE_SIZE = 256
