@@ -70,11 +70,15 @@ def finite(v):
 
 
 def as_float(v, name):
-    """``float(v)`` of an int, or InstrumentError when no float holds it (``float(10**400)`` overflows)."""
+    """``float(v)`` of an int, or InstrumentError when no float holds it (``float(10**400)`` overflows; on
+    MicroPython it is ``inf``, with no OverflowError)."""
     try:
-        return float(v)
+        f = float(v)
     except OverflowError:
+        f = None
+    if f is None or f - f != 0:
         raise InstrumentError("%s: %d is beyond any float" % (name, v))
+    return f
 
 
 # ------------------------------------------------------------------------------------------ instruments
@@ -302,7 +306,10 @@ class _Sum(_Scalar):
         if _LMIN <= s <= _LMAX:
             a[i] = s
         else:
-            as_float(n, self.name)  # refused before anything changes: collect could not send it
+            # Refused before anything changes: collect could not send it. The interval's whole sum, not n
+            # alone: increments each a float holds can still add up past every float.
+            spill = self._spilled
+            as_float(s + spill[i] if spill is not None and i in spill else s, self.name)
             a[i] = 0
             self._spill(i, s)
 

@@ -47,3 +47,15 @@ def test_an_int_no_float_can_hold_is_an_instrument_error(rec, kind, method):
     with pytest.raises(InstrumentError):
         getattr(inst, method)(10**400)
     assert rec.points() is None
+
+
+def test_int_increments_whose_sum_no_float_can_hold_are_refused(rec):
+    # Each 10**308 fits a float; their interval sum does not: collect() raised OverflowError (CPython) and lost
+    # every instrument's points; MicroPython sent inf, which the gateway rejects with the whole frame.
+    other = rec.meter.counter("other")
+    other.add(3)
+    c = rec.meter.counter("c")
+    c.add(10**308)
+    with pytest.raises(InstrumentError):
+        c.add(10**308)
+    assert rec.points() == {("other", ()): 3, ("c", ()): float(10**308)}
