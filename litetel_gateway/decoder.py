@@ -131,15 +131,16 @@ def parse_header(body, offset):
     return header, payload
 
 
-def decode_payload(header, payload, limits):
+def decode_payload(header, payload, limits, budget=None):
     """``(dict_delta, points)`` of a frame payload (see ``decode_elements``)."""
-    value = decode_elements(header, payload, limits)
+    value = decode_elements(header, payload, limits, budget)
     return value[0], value[1]
 
 
-def decode_elements(header, payload, limits):
+def decode_elements(header, payload, limits, budget=None):
     """``[dict_delta, points, spans, logs, exemplars]`` of a frame payload (None for the elements a frame
-    does not have): bounded decompression, then the C decoders with limits."""
+    does not have): bounded decompression, then the C decoders with limits. ``budget``: a one-item list of
+    the bytes the request may still decode, charged with this frame's decompressed size."""
     if header.compression == compression.NONE:
         if len(payload) > limits.max_frame_bytes:
             raise Reject("too_large", "payload of %d bytes" % len(payload))
@@ -150,6 +151,8 @@ def decode_elements(header, payload, limits):
         except CodecError as exc:
             raise Reject("too_large" if "exceed" in str(exc) else "decompress", str(exc)) from None
     n = len(data)
+    if budget is not None:
+        budget[0] -= n
     try:
         if header.codec == 0:
             # Declared lengths are capped by the data size, so no huge preallocation from a forged header.

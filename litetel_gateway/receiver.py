@@ -32,6 +32,10 @@ _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
 BODY_GRACE_S = 10.0
 MIN_BODY_RATE = 256
 _FUTURE_SLACK_US = 3_600_000_000
+# Decompressed bytes one request may make the writer thread decode, as a multiple of its body (at least one
+# frame): tiny frames that each inflate to --max-frame-bytes must not buy minutes of the single writer.
+# Frames past the budget are "skipped" (the device sends them again), never dropped.
+INFLATE_PER_BODY_BYTE = 16
 U32_MAX = (1 << 32) - 1
 
 
@@ -113,9 +117,13 @@ class Ingest:
         store.set_nonce(req.device, req.epoch, req.counter)
         stats = IngestStats()
         results = []
+        budget = [max(self.limits.max_frame_bytes, INFLATE_PER_BODY_BYTE * len(req.body))]
         for index, (start, end) in enumerate(req.spans):
+            if budget[0] <= 0:
+                results.extend(["skipped"] * (len(req.spans) - index))
+                break
             try:
-                results.append(self._frame(req, start, pending, group_pending, stats))
+                results.append(self._frame(req, start, pending, group_pending, stats, budget))
             except NeedDict:
                 results.append("need_dict")
                 results.extend(["skipped"] * (len(req.spans) - index - 1))
@@ -125,7 +133,7 @@ class Ingest:
                 results.append("reject:" + exc.reason)
         return results, stats
 
-    def _frame(self, req, offset, pending, group_pending, stats):
+    def _frame(self, req, offset, pending, group_pending, stats, budget=None):
         store, device = self.store, req.device
         header, payload = decoder.parse_header(req.body, offset)
         if header.device_hash != req.device_hash:
@@ -134,7 +142,7 @@ class Ingest:
         if header.flags & wire.FLAG_DICT_REFRESH:
             if header.seq or header.start or header.end:
                 raise Reject("schema", "dictionary refresh frame with seq/start/end set")
-            delta, points = decoder.decode_payload(header, payload, self.limits)
+            delta, points = decoder.decode_payload(header, payload, self.limits, budget)
             if points:
                 raise Reject("schema", "dictionary refresh frame with points")
             self._apply_delta(device, epoch, delta, refresh=True)
@@ -144,7 +152,7 @@ class Ingest:
             return "dup"
         if header.start > header.end:
             raise Reject("schema", "start > end")
-        delta, points, spans, logs, exemplars = decoder.decode_elements(header, payload, self.limits)
+        delta, points, spans, logs, exemplars = decoder.decode_elements(header, payload, self.limits, budget)
         dictionary = self._apply_delta(device, epoch, delta)
         n = decoder.validate_points(points, dictionary)
         n_spans = decoder.validate_spans(spans, dictionary, self.limits)
