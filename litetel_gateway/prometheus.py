@@ -95,17 +95,25 @@ def series_meta(dictionary, device_id, sid):
 class PromView:
     """Cumulative totals per (metric name, labels); thread-safe render while the writer thread updates."""
 
-    def __init__(self):
+    def __init__(self, max_series_per_device=None):
         self._lock = threading.Lock()
         self._families = {}  # name -> [type, help, {labels_blob: state}]
         self._label_text = {}
+        # A device's epochs are its own to choose, so a per-(device, epoch) dictionary limit does not bound
+        # the series a device adds here: new series of a device past this many are left out of /metrics
+        # (they still go to OTLP).
+        self.max_series_per_device = max_series_per_device
+        self._device_series = {}  # device_id -> series in the view
 
     def __len__(self):
         return sum(len(f[2]) for f in self._families.values())
 
     def load(self, rows):
         """Restore from ``Store.load_prom_series()``."""
-        pending = {(name, labels): (t, h, s) for name, labels, t, h, s in rows}
+        pending = {
+            (name, labels): (t, h, s, dict(msgpack.unpackb(labels)).get("device_id"))
+            for name, labels, t, h, s in rows
+        }
         self.apply(pending)
 
     def value(self, name, labels):
@@ -122,6 +130,7 @@ class PromView:
         families = self._families
         base = base or {}
         new_types = None  # name -> type of the families first staged in this transaction (made on demand)
+        room = None  # series the device may still add to the view (made on demand)
         for i in range(0, len(points), 2):
             meta = series_meta(dictionary, device_id, points[i])
             value = points[i + 1]
@@ -133,7 +142,7 @@ class PromView:
                 if new_types is None:
                     new_types = {}
                     for staged_map in (base, pending):
-                        for (name, _), (type_, _, _) in staged_map.items():
+                        for (name, _), (type_, *_) in staged_map.items():
                             new_types.setdefault(name, type_)
                 family_type = new_types.setdefault(meta.name, meta.type)
             if family_type != meta.type:
@@ -143,26 +152,42 @@ class PromView:
                 old = staged[2]
             else:
                 old = None if family is None else family[2].get(meta.labels)
+                if old is None and self.max_series_per_device is not None:  # a series new to the view
+                    if room is None:
+                        room = self.max_series_per_device - self._device_series.get(device_id, 0)
+                        for staged_map in (base, pending):
+                            for (name, labels), entry in staged_map.items():
+                                if entry[3] == device_id and not self._has(name, labels):
+                                    room -= 1
+                    if room <= 0:
+                        continue
+                    room -= 1
             if meta.kind == GAUGE:
                 new = value
             elif meta.kind == HISTOGRAM:
                 new = _add_histogram(old, meta.bounds, value)
             else:
                 new = value if old is None else _fit(old + value, INT64_MIN, INT64_MAX)
-            pending[key] = (meta.type, meta.help, new)
+            pending[key] = (meta.type, meta.help, new, device_id)
+
+    def _has(self, name, labels):
+        family = self._families.get(name)
+        return family is not None and labels in family[2]
 
     @staticmethod
     def rows(pending):
-        return [(name, labels, t, h, state) for (name, labels), (t, h, state) in pending.items()]
+        return [(name, labels, t, h, state) for (name, labels), (t, h, state, _) in pending.items()]
 
     def apply(self, pending):
         with self._lock:
-            for (name, labels), (type_, help_, state) in pending.items():
+            for (name, labels), (type_, help_, state, device_id) in pending.items():
                 family = self._families.get(name)
                 if family is None:
                     family = self._families[name] = [type_, help_, {}]
                 elif family[0] != type_:
                     continue  # first type wins (also for rows persisted before this rule held)
+                if labels not in family[2]:
+                    self._device_series[device_id] = self._device_series.get(device_id, 0) + 1
                 family[2][labels] = state
 
     def render(self, out):

@@ -156,7 +156,7 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.keys = KeyStore(config.keys_path, config.allow_insecure_keys)
         self.store = None
-        self.view = prometheus.PromView()
+        self.view = prometheus.PromView(config.max_series_per_device)
         self.exporters = {}  # signal -> exporter (signals may share one)
         self.sources = {}  # signal -> QueueSource
         self.drains = {}  # signal -> DrainLoop, for the signals that have an exporter
