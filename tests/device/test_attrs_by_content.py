@@ -1,6 +1,6 @@
 """Unbound calls find their series by the attribute dict's content (CPython): a call site that builds its dict
-on every call skips the canonical key and the packed index (``series_keys.by_content``), with the same
-outcome as the full path, its refusals included."""
+on every call skips the canonical key and the packed index (``series_keys.by_content``), with the outcome of
+the full path: its refusals included, but for a value equal to a known one (docs/api.md)."""
 
 from decimal import Decimal
 
@@ -19,16 +19,17 @@ def test_equal_dicts_built_per_call_count_into_one_series(rec):
                             ("requests", (("code", 200), ("route", "/b"))): 100}
 
 
-def test_a_value_equal_to_a_known_one_but_of_a_refused_type_is_not_a_content_hit(rec):
+def test_refused_values_stay_refused_and_equal_ones_join_the_known_series(rec):
     c = rec.meter.counter("requests")
-    first = {"code": 1}  # kept alive: a new dict reusing its id would be an identity-cache hit (api.md)
-    c.add(1, first)
-    c._cache.clear()  # only the content cache knows {"code": 1} now
     with pytest.raises(InstrumentError):
-        c.add(1, {"code": Decimal(1)})  # Decimal(1) == 1 and hashes alike: not a hit
+        c.add(1, {"code": Decimal(1)})  # never seen: the full path refuses its type
     with pytest.raises(InstrumentError):
         c.add(1, {"code": [1]})  # unhashable: the full path refuses it
-    assert rec.points() == {("requests", (("code", 1),)): 1}
+    first = {"code": 1}  # kept alive: a new dict reusing its id would be an identity-cache hit instead
+    c.add(1, first)
+    c._cache.clear()  # only the content cache knows {"code": 1} now
+    c.add(1, {"code": Decimal(1)})  # equal to a known value: taken as it, as api.md says; no new series
+    assert rec.points() == {("requests", (("code", 1),)): 2} and c.series_count == 1
 
 
 def test_gauges_and_histograms_find_their_series_by_content_too(rec):
