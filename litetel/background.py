@@ -34,6 +34,8 @@ class Runner:
         self.error = None  # the last exception collect/flush raised (the thread logs it and carries on)
         self._wake = threading.Event()
         self._stop_timeout_s = 10
+        self._final_lock = threading.Lock()
+        self._final_collected = False
         self._thread = threading.Thread(target=self._run, name="litetel-%s" % device.device_id, daemon=True)
 
     @property
@@ -76,8 +78,16 @@ class Runner:
                     next_collect = now + self.interval_s
             self._flush_if_due()
             self._wake.wait(self._sleep_s(next_collect))
-        self._guarded(self.device.collect)
+        self._final_collect()
         self._guarded(self.device.flush, timeout_s=self._stop_timeout_s)
+
+    def _final_collect(self):
+        # Once, by the runner or by stop() (the runner may be busy draining a backlog through a slow link).
+        with self._final_lock:
+            if self._final_collected:
+                return
+            self._final_collected = True
+        self._guarded(self.device.collect)
 
     def stop(self, timeout_s=10):
         """Wake the thread; it collects and flushes one last time (within ``timeout_s``); then join it."""
@@ -85,7 +95,11 @@ class Runner:
         self._stop_timeout_s = timeout_s
         self._wake.set()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout_s + 0.5)  # the final flush is bounded by timeout_s itself
+            deadline = time.monotonic() + timeout_s + 0.5  # the final flush is bounded by timeout_s itself
+            self._thread.join(min(timeout_s, 0.2))
+            if self._thread.is_alive():  # busy (a flush in progress): collect the last interval from here
+                self._final_collect()
+                self._thread.join(max(0, deadline - time.monotonic()))
 
     def _at_exit(self):
         # The interpreter is exiting and stop() was never called: the daemon thread would die with the

@@ -89,6 +89,8 @@ class Store:
         self._touched = {}
         self._request_keys = set()
         self._cumulative = {}
+        self._cumulative_sizes = {}  # (device, epoch) -> {series: packed bytes of its state}
+        self._cumulative_bytes = 0
         self.closed = False
 
     # -- threads -----------------------------------------------------------------------------------
@@ -120,8 +122,14 @@ class Store:
             dictionary.publish()
             self._cache_dictionary(key, dictionary)
         self._touched = {}
-        while len(self._cumulative) > self._dictionary_cache:  # oldest first (insertion order)
-            self._cumulative.pop(next(iter(self._cumulative)))
+        while len(self._cumulative) > 1 and (  # oldest first (insertion order), in count and in bytes
+            len(self._cumulative) > self._dictionary_cache or self._cumulative_bytes > self._dictionary_cache_bytes
+        ):
+            self._drop_cumulative(next(iter(self._cumulative)))
+
+    def _drop_cumulative(self, key):
+        self._cumulative.pop(key, None)
+        self._cumulative_bytes -= sum(self._cumulative_sizes.pop(key, {}).values())
 
     def rollback(self):
         if self.db.in_transaction:
@@ -137,7 +145,7 @@ class Store:
                 if old is not None:
                     self._dictionary_bytes -= old._cached_bytes
         for key in keys:
-            self._cumulative.pop(key, None)
+            self._drop_cumulative(key)
             self._touched.pop(key, None)
 
     # One upload request is one savepoint inside the group transaction: a request that fails (replay,
@@ -267,22 +275,25 @@ class Store:
         key = (device, epoch)
         states = self._cumulative.get(key)
         if states is None:
-            states = {
-                s: [start, msgpack.unpackb(blob)]
-                for s, start, blob in self.db.execute(
-                    "SELECT series, start_us, state FROM cumulative WHERE device=? AND epoch=?",
-                    (device, epoch),
-                )
-            }
+            states, sizes = {}, {}
+            for s, start, blob in self.db.execute(
+                "SELECT series, start_us, state FROM cumulative WHERE device=? AND epoch=?", (device, epoch)
+            ):
+                states[s] = [start, msgpack.unpackb(blob)]
+                sizes[s] = len(blob)
             self._cumulative[key] = states
+            self._cumulative_sizes[key] = sizes
+            self._cumulative_bytes += sum(sizes.values())
         self.touch(device, epoch, self.dictionary(device, epoch))
         return states
 
     def save_cumulative(self, device, epoch, changed):
-        self.db.executemany(
-            "INSERT OR REPLACE INTO cumulative VALUES (?,?,?,?,?)",
-            [(device, epoch, s, start, msgpack.packb(state)) for s, (start, state) in changed],
-        )
+        rows = [(device, epoch, s, start, msgpack.packb(state)) for s, (start, state) in changed]
+        self.db.executemany("INSERT OR REPLACE INTO cumulative VALUES (?,?,?,?,?)", rows)
+        sizes = self._cumulative_sizes.setdefault((device, epoch), {})
+        for _, _, s, _, blob in rows:
+            self._cumulative_bytes += len(blob) - sizes.get(s, 0)
+            sizes[s] = len(blob)
 
     # -- the /metrics view -------------------------------------------------------------------------
     def save_prom_series(self, rows):
