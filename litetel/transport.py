@@ -60,54 +60,14 @@ def split_url(url):
 
 
 def http_transport(url, headers, body, timeout_s, ssl_context=None):
-    """POST ``body`` with CPython's ``http.client``; one connection per request.
+    """POST ``body`` with CPython's ``http.client``; one connection per request, the whole call held to
+    ``timeout_s`` (``litetel.http_client``, CPython only: MicroPython never loads it).
 
     >>> status, hdrs, reply = http_transport("http://127.0.0.1:8080/v1/frames", {}, b"", 5)  # doctest: +SKIP
     """
-    import http.client
+    from litetel.http_client import post
 
-    scheme, host, port, path = split_url(url)
-    if scheme == "https":
-        if ssl_context is None:
-            import ssl
-
-            ssl_context = ssl.create_default_context()
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout_s, context=ssl_context)
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
-    # http.client's timeout bounds each socket operation, not the call: a reply (or a peer draining the body)
-    # trickling a byte at a time would stretch it without end. A timer cuts the link when timeout_s passes.
-    import socket
-    import threading
-
-    expired = []
-
-    def expire():
-        expired.append(True)
-        sock = conn.sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    timer = threading.Timer(timeout_s, expire)
-    timer.daemon = True
-    timer.start()
-    try:
-        conn.request("POST", path, body=body, headers=headers)
-        resp = conn.getresponse()
-        reply = resp.read()
-        if expired:  # cut by the timer: whatever was read may be a truncated reply
-            raise OSError(110, "timed out")
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, reply
-    except http.client.HTTPException as e:  # a garbled or cut reply is a link failure, like a reset
-        if expired:
-            raise OSError(110, "timed out")
-        raise OSError("bad HTTP reply: %r" % (e,))
-    finally:
-        timer.cancel()
-        conn.close()
+    return post(url, headers, body, timeout_s, ssl_context)
 
 
 # --- raw HTTP/1.1 over socket (MicroPython) -----------------------------------------------------------------

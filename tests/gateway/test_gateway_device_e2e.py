@@ -72,6 +72,12 @@ def test_a_gateway_that_lost_its_state_is_healed_by_a_dictionary_refresh(make_ga
     assert 'litetel_gateway_frames_in_total{result="need_dict"} 1' in body.decode()
 
 
+def frames_in(gateway):
+    """The gateway's ``frames_in_total`` lines, from its /metrics."""
+    status, body = gateway.get("/metrics")
+    return [line for line in body.decode().splitlines() if line.startswith("litetel_gateway_frames_in_total")]
+
+
 def test_what_a_device_accepts_at_the_wire_limits_the_gateway_accepts(make_gateway):
     # The device refuses a series past the wire's limits and cuts a span's text to them: what it sends at
     # the limits is what a gateway with default limits takes, so no frame is rejected and nothing else lost.
@@ -87,9 +93,7 @@ def test_what_a_device_accepts_at_the_wire_limits_the_gateway_accepts(make_gatew
         pass
     dev.collect()
     assert dev.flush() == 1
-    status, body = gateway.get("/metrics")
-    frames = [line for line in body.decode().splitlines() if line.startswith("litetel_gateway_frames_in_total")]
-    assert frames == ['litetel_gateway_frames_in_total{result="ok"} 1'], frames
+    assert frames_in(gateway) == ['litetel_gateway_frames_in_total{result="ok"} 1']
 
 
 def test_a_device_past_the_gateways_series_limit_loses_no_frame(make_gateway):
@@ -114,9 +118,7 @@ def test_a_device_past_the_gateways_series_limit_loses_no_frame(make_gateway):
     with pytest.raises(InstrumentError, match="dictionary is full"):
         dev.meter("m").gauge("after")  # room is kept for overflow series, not for new instruments
     assert sent == MAX_EPOCH_SERIES // 1000 + 2
-    status, body = gateway.get("/metrics")
-    frames = [line for line in body.decode().splitlines() if line.startswith("litetel_gateway_frames_in_total")]
-    assert frames == ['litetel_gateway_frames_in_total{result="ok"} %d' % sent], frames
+    assert frames_in(gateway) == ['litetel_gateway_frames_in_total{result="ok"} %d' % sent]
     assert dev.dictionary.series_count <= MAX_EPOCH_SERIES
 
 
@@ -146,9 +148,7 @@ def test_spans_with_ever_new_names_arrive_and_never_cost_the_device_its_frames(m
     assert sorted(s.name for s in rotel.spans()) == sorted("order %d" % i for i in range(2500))
     rotel.wait_for_total("requests", 2500, timeout_s=15)
     assert not rotel.points("litetel.device.spans.dropped")
-    status, body = gateway.get("/metrics")
-    frames = [line for line in body.decode().splitlines() if line.startswith("litetel_gateway_frames_in_total")]
-    assert frames == ['litetel_gateway_frames_in_total{result="ok"} 5'], frames
+    assert frames_in(gateway) == ['litetel_gateway_frames_in_total{result="ok"} 5']
 
 
 def test_a_frame_corrupted_in_the_device_buffer_costs_that_frame_alone(make_gateway):

@@ -35,7 +35,8 @@ _HEAPSIZE = re.compile(r"^#\s*heapsize:\s*(\d+[KkMm]?)\s*$")
 _FORM = re.compile(r"^#\s*form:\s*(source)\s*$")
 # Modules the core never imports on MicroPython (CPython-only): a compile failure there is not an error.
 _CPYTHON_ONLY = {
-    "asgi", "background", "cli", "cbor_c", "epoch_limits", "lockfree", "msgpack_c", "series_keys", "zstd_compression"
+    "asgi", "background", "cli", "cbor_c", "epoch_limits", "http_client", "lockfree", "msgpack_c", "series_keys",
+    "zstd_compression",
 }
 
 
