@@ -95,9 +95,11 @@ _FLOAT_MAX = 1.7976931348623157e308
 def bounded_sum(s):
     """A histogram point's sum as the wire takes it (finite): finite values whose float sum overflowed give
     the largest float of its sign (NaN: +inf and -inf met) instead of a point that fails the whole frame."""
-    if s - s == 0:
+    if finite(s):
         return s
     return _FLOAT_MAX if s > 0 else -_FLOAT_MAX if s < 0 else 0.0
+
+
 # (typecode, sum, min, max) of a series' int and float columns before their first measurement.
 _INT_EMPTY = ("l", 0, _LMAX, _LMIN)
 _FLOAT_EMPTY = ("d", 0.0, _INF, -_INF)

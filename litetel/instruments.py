@@ -76,7 +76,7 @@ def as_float(v, name):
         f = float(v)
     except OverflowError:
         f = None
-    if f is None or f - f != 0:
+    if f is None or not finite(f):
         raise InstrumentError("%s: %d is beyond any float" % (name, v))
     return f
 

@@ -51,6 +51,8 @@ class Dictionary:
         self.staging = False
         self._staged_resource = None
         self._saved = self._lengths() + (self.resource,)  # what the store holds (see new_part)
+        self.stored_bytes = 0  # the store's bookkeeping: bytes of its base and parts, and how many parts
+        self.n_parts = 0
         self._wire_forms = {}  # wire_form function of a table -> its held entries in wire form (see _merge)
 
     # -- persistence -------------------------------------------------------------------------------

@@ -204,7 +204,7 @@ class Store:
     def save_dictionary(self, device, epoch, d):
         """Append what ``d`` gained since it was loaded or last saved (a savepoint rollback drops ``d``)."""
         part = d.new_part()
-        d.n_parts = getattr(d, "n_parts", 0) + 1
+        d.n_parts += 1
         if d.n_parts > MAX_DICTIONARY_PARTS:  # e.g. a resource flipping each frame: compact, amortized
             blob = d.to_blob()
             self.db.execute("DELETE FROM dictionary_parts WHERE device=? AND epoch=?", (device, epoch))
@@ -214,7 +214,7 @@ class Store:
             self.db.execute(
                 "INSERT INTO dictionary_parts (device, epoch, part) VALUES (?,?,?)", (device, epoch, part)
             )
-            d.stored_bytes = getattr(d, "stored_bytes", 0) + len(part)
+            d.stored_bytes += len(part)
         self.touch(device, epoch, d)
 
     def touch(self, device, epoch, d):
@@ -260,7 +260,7 @@ class Store:
             old = self._dictionaries.pop(key, None)
             if old is not None:
                 self._dictionary_bytes -= old._cached_bytes
-            d._cached_bytes = getattr(d, "stored_bytes", 0)
+            d._cached_bytes = d.stored_bytes
             self._dictionaries[key] = d
             self._dictionary_bytes += d._cached_bytes
             while len(self._dictionaries) > 1 and (
